@@ -1,0 +1,5 @@
+"""Datasets: cameras, images, loaders (COLMAP, NeRF-synthetic) and the built-in synthetic scene."""
+from gscodec.data.cameras import Camera, look_at, orbit_cameras
+from gscodec.data.dataset import Dataset, PointCloud
+
+__all__ = ["Camera", "Dataset", "PointCloud", "look_at", "orbit_cameras"]

@@ -1,0 +1,161 @@
+"""INRIA-layout .ply I/O (the layout of the original 3DGS code, gsplat, SuperSplat).
+
+Properties: x y z [nx ny nz] f_dc_0..2 f_rest_0..(3K-1) opacity scale_0..2 rot_0..3.
+f_rest is stored channel-major (all R coefficients, then G, then B), which is why
+sh_rest [N,K,3] is a transpose of the file's [N,3,K]. Normals are ignored on read and
+written as zeros. Unknown per-vertex properties are kept in `scene.extras` and reported.
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import plyfile
+import torch
+
+from gscodec.errors import InputError
+from gscodec.scene.gaussian import GaussianScene, sh_coeffs_for_degree, sh_degree_for_coeffs
+from gscodec.utils.io import atomic_open
+
+REQUIRED = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+            "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+IGNORED = {"nx", "ny", "nz"}
+_REST = re.compile(r"^f_rest_(\d+)$")
+
+
+class PlyWarning(UserWarning):
+    """Something in a PLY was not modelled (e.g. unknown properties kept as extras)."""
+
+
+def _read_header(path: Path) -> tuple[str, int, int]:
+    """Return (format, vertex_count, header_bytes) after basic sanity checks."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if not head.startswith(b"ply"):
+        raise InputError(f"{path}: not a PLY file (it does not start with 'ply')")
+    end = head.find(b"end_header")
+    if end < 0:
+        raise InputError(f"{path}: PLY header has no 'end_header' in its first 64 KiB")
+    nl = head.find(b"\n", end)
+    header = head[:end].decode("ascii", errors="replace")
+    fmt = re.search(r"^format\s+(\S+)", header, re.M)
+    count = re.search(r"^element\s+vertex\s+(\d+)", header, re.M)
+    if not fmt:
+        raise InputError(f"{path}: PLY header has no 'format' line")
+    if not count:
+        raise InputError(f"{path}: PLY header has no 'element vertex' line")
+    return fmt.group(1), int(count.group(1)), nl + 1
+
+
+def load_ply(path: str | os.PathLike, *, check: bool = True) -> GaussianScene:
+    """Read an INRIA-layout 3DGS .ply. Raises InputError with the reason on a malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    fmt, count, header_len = _read_header(path)
+    if fmt == "ascii":
+        raise InputError(f"{path}: ASCII PLY is not supported; 3DGS scenes are binary (binary_little_endian)")
+    if fmt not in ("binary_little_endian", "binary_big_endian"):
+        raise InputError(f"{path}: unknown PLY format {fmt!r}")
+    try:
+        ply = plyfile.PlyData.read(str(path), mmap=False)
+    except plyfile.PlyParseError as e:
+        raise InputError(f"{path}: malformed PLY ({e})") from None
+    except (ValueError, EOFError, OSError) as e:
+        raise InputError(f"{path}: cannot read PLY data ({e})") from None
+    if "vertex" not in ply:
+        raise InputError(f"{path}: PLY has no 'vertex' element")
+    v = ply["vertex"].data
+    if len(v) != count:
+        raise InputError(f"{path}: header says {count} vertices but the file holds {len(v)}")
+    names = list(v.dtype.names)
+    missing = [p for p in REQUIRED if p not in names]
+    if missing:
+        raise InputError(f"{path}: not a 3DGS PLY, missing properties: {', '.join(missing)}")
+
+    rest_ids = sorted(int(m.group(1)) for n in names if (m := _REST.match(n)))
+    if rest_ids != list(range(len(rest_ids))):
+        raise InputError(f"{path}: f_rest_* properties are not numbered 0..{len(rest_ids) - 1}")
+    if len(rest_ids) % 3:
+        raise InputError(f"{path}: {len(rest_ids)} f_rest properties is not a multiple of 3")
+    k = len(rest_ids) // 3
+    try:
+        sh_degree_for_coeffs(k + 1)
+    except InputError:
+        raise InputError(f"{path}: {len(rest_ids)} f_rest properties do not match any SH degree 0-3 "
+                         f"(expected 0, 9, 24 or 45)") from None
+
+    def col(*props: str) -> torch.Tensor:
+        arr = np.stack([np.asarray(v[p], dtype=np.float32) for p in props], axis=-1)
+        return torch.from_numpy(np.ascontiguousarray(arr))
+
+    rest = col(*[f"f_rest_{i}" for i in range(3 * k)]) if k else torch.zeros(count, 0)
+    known = set(REQUIRED) | IGNORED | {f"f_rest_{i}" for i in range(3 * k)}
+    extras = {n: np.asarray(v[n]).copy() for n in names if n not in known}
+    if extras:
+        warnings.warn(f"{path}: unknown properties kept as extras: {', '.join(extras)}", PlyWarning,
+                      stacklevel=2)
+    scene = GaussianScene(
+        means=col("x", "y", "z"),
+        quats=col("rot_0", "rot_1", "rot_2", "rot_3"),
+        log_scales=col("scale_0", "scale_1", "scale_2"),
+        opacity_logits=col("opacity")[:, 0].contiguous(),
+        sh_dc=col("f_dc_0", "f_dc_1", "f_dc_2"),
+        sh_rest=rest.reshape(count, 3, k).transpose(1, 2).contiguous(),
+        extras=extras,
+    )
+    _clamp_infinite_opacity(scene, path)
+    return scene.check() if check else scene
+
+
+OPACITY_LOGIT_LIMIT = 20.0  # sigmoid(20) == 1.0 in float32: renders identically to +inf
+
+
+def _clamp_infinite_opacity(scene: GaussianScene, path: Path) -> None:
+    """Exporters that store opacity 1.0 (or 0.0) write a logit of +-inf; keep such files
+    usable by clamping to +-20, which renders identically, and say so."""
+    inf = torch.isinf(scene.opacity_logits)
+    if inf.any():
+        scene.opacity_logits.clamp_(-OPACITY_LOGIT_LIMIT, OPACITY_LOGIT_LIMIT)
+        warnings.warn(f"{path}: {int(inf.sum())} opacity logit(s) were +-inf (opacity exactly 1 or 0); "
+                      f"clamped to +-{OPACITY_LOGIT_LIMIT:g}", PlyWarning, stacklevel=3)
+
+
+def scene_to_structured(scene: GaussianScene, *, normals: bool = True) -> np.ndarray:
+    """The scene as a numpy structured array with the INRIA property order."""
+    scene = scene.detach().to("cpu", torch.float32)
+    n, k = len(scene), scene.sh_rest.shape[1]
+    cols: list[tuple[str, np.ndarray]] = []
+    cols += [(c, scene.means[:, i].numpy()) for i, c in enumerate("xyz")]
+    if normals:
+        cols += [(c, np.zeros(n, np.float32)) for c in ("nx", "ny", "nz")]
+    cols += [(f"f_dc_{i}", scene.sh_dc[:, i].numpy()) for i in range(3)]
+    rest = scene.sh_rest.transpose(1, 2).reshape(n, 3 * k).numpy()
+    cols += [(f"f_rest_{i}", rest[:, i]) for i in range(3 * k)]
+    cols += [("opacity", scene.opacity_logits.numpy())]
+    cols += [(f"scale_{i}", scene.log_scales[:, i].numpy()) for i in range(3)]
+    cols += [(f"rot_{i}", scene.quats[:, i].numpy()) for i in range(4)]
+    cols += [(name, np.asarray(arr)) for name, arr in scene.extras.items()]
+    dtype = [(name, "<f4" if name not in scene.extras else np.asarray(arr).dtype.newbyteorder("<").str)
+             for name, arr in cols]
+    out = np.empty(n, dtype=dtype)
+    for name, arr in cols:
+        out[name] = arr
+    return out
+
+
+def save_ply(scene: GaussianScene, path: str | os.PathLike, *, normals: bool = True) -> Path:
+    """Write a binary little-endian INRIA-layout PLY atomically (temporary name, then rename)."""
+    scene.check()
+    path = Path(path)
+    data = scene_to_structured(scene, normals=normals)
+    element = plyfile.PlyElement.describe(data, "vertex")
+    with atomic_open(path, "wb") as f:
+        plyfile.PlyData([element], text=False, byte_order="<").write(f)
+    return path
+
+
+__all__ = ["load_ply", "save_ply", "scene_to_structured", "PlyWarning", "sh_coeffs_for_degree"]
