@@ -1,0 +1,31 @@
+# The two commands that matter: `make demo` (main job on the built-in scene) and `make test`.
+# Both create .venv on first use and install what is missing. torch is installed as the CPU
+# build 2.13.0 only when the venv has no torch yet, so a CUDA torch already there is kept.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.gscodec-installed
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	@$(PY) -m pip install -q -e ".[test]"
+	@$(PY) -c "import torch; print('gscodec installed; torch', torch.__version__)"
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gscodec demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/render.py
+	$(PY) bench/ptc_vs_peers.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

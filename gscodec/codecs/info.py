@@ -1,0 +1,34 @@
+"""`gscodec info FILE.gsz`: the header and every section's size with its share of the file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def gsz_summary(data: bytes) -> dict:
+    from gscodec.coding.container import unpack
+
+    header, sections = unpack(data)
+    total = len(data)
+    payload = sum(len(s.data) for s in sections.values())
+    rows = [{"name": s.name, "method": s.method, "bytes": len(s.data), "share": len(s.data) / total}
+            for s in sections.values()]
+    rows.append({"name": "(header + table)", "method": "-", "bytes": total - payload,
+                 "share": (total - payload) / total})
+    return {"header": header, "sections": rows, "total_bytes": total}
+
+
+def print_gsz_info(path: Path) -> None:
+    info = gsz_summary(Path(path).read_bytes())
+    h = info["header"]
+    print(f"file        {path}  ({info['total_bytes']:,} B)")
+    for key in ("codec", "codec_version", "format_version", "count", "sh_degree"):
+        if key in h:
+            print(f"{key:<12}{h[key]}")
+    if "bounds" in h:
+        print(f"{'bounds':<12}{h['bounds']}")
+    if "config" in h:
+        print(f"{'config':<12}{json.dumps(h['config'], sort_keys=True)}")
+    print(f"\n{'section':<24}{'method':<22}{'bytes':>12}{'share':>9}")
+    for r in info["sections"]:
+        print(f"{r['name']:<24}{r['method']:<22}{r['bytes']:>12,}{100 * r['share']:>8.1f}%")

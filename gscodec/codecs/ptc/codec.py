@@ -1,0 +1,144 @@
+"""The post-training codec ("ptc"): trained .ply scene -> self-contained .gsz -> scene.
+
+Stages, each configured by PtcConfig: prune -> positions (grid quantization, lossless) ->
+scalar quantization of scales / quaternions / opacity / SH DC -> SH rest by k-means vector
+quantization (or scalar) -> lossless coding, either
+  layout "entropy": Morton order, each attribute coded by the smallest of raw / fitted
+                    per-channel categorical / context model (ANS), choice recorded per section;
+  layout "image":   3D-to-2D sorting into a square grid, one lossless image per attribute
+                    (the gsplat / GSCodec Studio PNG layout).
+Everything the decoder needs (counts, ranges, codebook, config) is in the stream.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from gscodec.codecs.ptc import layouts
+from gscodec.codecs.ptc.attributes import from_channels, to_channels
+from gscodec.codecs.ptc.config import PtcConfig, make_config
+from gscodec.codecs.ptc.prune import PruneConfig, prune
+from gscodec.codecs.registry import register_codec
+from gscodec.coding import container
+from gscodec.coding.positions import dequantize_positions, quantize_positions
+from gscodec.errors import CorruptStreamError
+from gscodec.scene import GaussianScene
+
+CODEC_VERSION = 1
+SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
+
+
+def _ranges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) == 0:
+        return np.zeros(x.shape[1], np.float32), np.zeros(x.shape[1], np.float32)
+    return x.min(0).astype(np.float32), x.max(0).astype(np.float32)
+
+
+def quantize(x: np.ndarray, bits: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per-channel uniform quantization in [lo, hi] to 2^bits levels (error <= step / 2)."""
+    levels = (1 << bits) - 1
+    span = np.maximum(hi.astype(np.float64) - lo, 1e-30)
+    return np.clip(np.round((x - lo.astype(np.float64)) / span * levels), 0, levels).astype(np.int32)
+
+
+def dequantize(q: np.ndarray, bits: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    levels = (1 << bits) - 1
+    return (lo.astype(np.float64) + q / levels * (hi.astype(np.float64) - lo)).astype(np.float32)
+
+
+@register_codec
+class PostTrainingCodec:
+    name = "ptc"
+
+    def __init__(self, preset: str = "default", quality: int = 3, prune: dict | None = None, **overrides):
+        cfg = make_config(preset, quality, **overrides)
+        if prune:
+            cfg.prune = PruneConfig(**{**cfg.prune.__dict__, **prune})
+        self.config = cfg.validate()
+        self.last_stats: dict = {}
+
+    # ---- encode ----------------------------------------------------------------------
+    def encode(self, scene: GaussianScene) -> bytes:
+        cfg = self.config
+        t0 = time.perf_counter()
+        scene.check()
+        scene, prune_stats = prune(scene.detach().to("cpu"), cfg.prune)
+        ch = to_channels(scene)
+        means = scene.means.numpy()
+        n, degree = len(scene), scene.sh_degree
+
+        qpos, plo, phi = quantize_positions(means, cfg.position_bits)
+        header = {
+            "codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
+            "bounds": [plo.tolist(), phi.tolist()], "config": cfg.to_dict(), "ranges": {},
+            "prune": prune_stats,
+        }
+        symbols: dict[str, np.ndarray] = {}
+        for name in SCALAR_ATTRS:
+            lo, hi = _ranges(ch[name])
+            header["ranges"][name] = [lo.tolist(), hi.tolist()]
+            symbols[name] = quantize(ch[name], cfg.bits[name], lo, hi)
+
+        codebook = None
+        if degree > 0 and cfg.sh_rest_mode == "scalar":
+            lo, hi = _ranges(ch["sh_rest"])
+            header["ranges"]["sh_rest"] = [lo.tolist(), hi.tolist()]
+            symbols["sh_rest"] = quantize(ch["sh_rest"], cfg.bits["sh_rest"], lo, hi)
+        elif degree > 0 and cfg.sh_rest_mode == "kmeans" and n > 0:
+            codebook, labels = _vector_quantize(ch["sh_rest"], cfg)
+            symbols["sh_labels"] = labels[:, None].astype(np.int32)
+            header["codebook_size"] = int(len(codebook))
+
+        layout = layouts.get(cfg.layout)
+        sections = layout.encode(qpos, symbols, codebook, header, cfg)
+        data = container.pack(header, sections)
+        self.last_stats = {"encode_seconds": time.perf_counter() - t0, "prune": prune_stats, "bytes": len(data)}
+        return data
+
+    def decode(self, data: bytes) -> GaussianScene:
+        return self.decode_stream(data)
+
+    # ---- decode ----------------------------------------------------------------------
+    @classmethod
+    def decode_stream(cls, data: bytes) -> GaussianScene:
+        header, sections = container.unpack(data)
+        try:
+            version = int(header["codec_version"])
+            cfg = PtcConfig.from_dict(header["config"])
+            n, degree = int(header["count"]), int(header["sh_degree"])
+            plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])
+            ranges = {k: (np.asarray(v[0], np.float32), np.asarray(v[1], np.float32))
+                      for k, v in header["ranges"].items()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptStreamError(f"ptc header is incomplete or malformed ({e})") from None
+        if version > CODEC_VERSION:
+            raise CorruptStreamError(f"ptc stream version {version} is newer than this decoder ({CODEC_VERSION})")
+        if not 0 <= degree <= 3 or n < 0:
+            raise CorruptStreamError(f"ptc header has an impossible count {n} or SH degree {degree}")
+        layout = layouts.get(cfg.layout)
+        qpos, symbols, codebook = layout.decode(sections, header, cfg, n, degree)
+
+        means = dequantize_positions(qpos, cfg.position_bits, plo, phi)
+        ch = {}
+        for name in SCALAR_ATTRS:
+            lo, hi = ranges[name]
+            ch[name] = dequantize(symbols[name], cfg.bits[name], lo, hi)
+        if "sh_rest" in symbols:
+            lo, hi = ranges["sh_rest"]
+            ch["sh_rest"] = dequantize(symbols["sh_rest"], cfg.bits["sh_rest"], lo, hi)
+        elif codebook is not None:
+            labels = symbols["sh_labels"][:, 0]
+            if len(labels) and (labels.min() < 0 or labels.max() >= len(codebook)):
+                raise CorruptStreamError("sh_labels refer to codebook entries that do not exist")
+            ch["sh_rest"] = codebook[labels]
+        return from_channels(means, ch, degree)
+
+
+def _vector_quantize(sh_rest: np.ndarray, cfg: PtcConfig) -> tuple[np.ndarray, np.ndarray]:
+    """k-means codebook over SH rest vectors (codebook capped at N / 4 entries)."""
+    from gscodec.coding.kmeans import kmeans
+
+    k = int(max(1, min(cfg.codebook_size, len(sh_rest) // 4 or 1)))
+    centroids, labels = kmeans(sh_rest, k, iters=cfg.kmeans_iters, seed=cfg.seed)
+    return np.asarray(centroids, np.float32), np.asarray(labels, np.int64)

@@ -1,0 +1,91 @@
+"""Configuration of the post-training codec: one dataclass, presets, and a quality knob."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from gscodec.codecs.ptc.prune import PruneConfig
+from gscodec.errors import InputError
+
+ATTRIBUTES = ("scales", "quats", "opacity", "sh_dc", "sh_rest")
+
+
+@dataclass
+class PtcConfig:
+    """Every stage can be switched and tuned here; the resolved config travels in the header."""
+
+    preset: str = "default"
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    position_bits: int = 16
+    # scalar quantization bit width per attribute (sh_rest only when sh_rest_mode == "scalar")
+    bits: dict[str, int] = field(default_factory=lambda: {
+        "scales": 8, "quats": 8, "opacity": 8, "sh_dc": 8, "sh_rest": 6})
+    sh_rest_mode: str = "kmeans"  # "kmeans" (vector quantization), "scalar", or "drop"
+    codebook_size: int = 4096  # k-means codebook entries (capped at N / 4)
+    codebook_bits: int = 8  # precision of the stored codebook
+    kmeans_iters: int = 10
+    # "entropy": Morton order + learned/adaptive ANS coding (our default);
+    # "image": 3D-to-2D sorting + lossless images (the gsplat / GSCodec Studio layout)
+    layout: str = "entropy"
+    image_method: str = "auto"  # png | webp | jxl | auto (smallest), for layout == "image"
+    seed: int = 0
+
+    def validate(self) -> "PtcConfig":
+        if not 4 <= self.position_bits <= 21:
+            raise InputError(f"position_bits must be in 4..21, got {self.position_bits}")
+        for name, b in self.bits.items():
+            if name not in ATTRIBUTES:
+                raise InputError(f"unknown attribute {name!r} in bits; known: {', '.join(ATTRIBUTES)}")
+            if not 1 <= int(b) <= 16:
+                raise InputError(f"bits[{name}] must be in 1..16, got {b}")
+        if self.sh_rest_mode not in ("kmeans", "scalar", "drop"):
+            raise InputError(f"sh_rest_mode must be kmeans, scalar or drop, got {self.sh_rest_mode!r}")
+        if self.layout not in ("entropy", "image"):
+            raise InputError(f"layout must be 'entropy' or 'image', got {self.layout!r}")
+        if self.codebook_size < 1:
+            raise InputError("codebook_size must be at least 1")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PtcConfig":
+        d = dict(d)
+        prune = PruneConfig(**d.pop("prune", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(prune=prune, **d).validate()
+
+
+# quality 1 (smallest) .. 5 (closest to the original); 3 is the default
+_QUALITY = {
+    1: dict(position_bits=14, bits=dict(scales=6, quats=6, opacity=6, sh_dc=6, sh_rest=4), codebook_size=1024),
+    2: dict(position_bits=15, bits=dict(scales=7, quats=7, opacity=7, sh_dc=7, sh_rest=5), codebook_size=2048),
+    3: dict(position_bits=16, bits=dict(scales=8, quats=8, opacity=8, sh_dc=8, sh_rest=6), codebook_size=4096),
+    4: dict(position_bits=17, bits=dict(scales=9, quats=9, opacity=9, sh_dc=9, sh_rest=7), codebook_size=8192),
+    5: dict(position_bits=18, bits=dict(scales=10, quats=10, opacity=10, sh_dc=10, sh_rest=8),
+            codebook_size=16384),
+}
+
+PRESETS = {
+    # our best methods: entropy-coded Morton-ordered streams
+    "default": dict(layout="entropy"),
+    # the gsplat PNG layout (GSCodec Studio's post-training compression): PLAS-style sort,
+    # one lossless PNG per attribute, 64k-entry k-means codebook for SH rest, in one file
+    "gsplat-png": dict(layout="image", image_method="png", codebook_size=65536, sh_rest_mode="kmeans"),
+}
+
+
+def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcConfig:
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
+    if quality not in _QUALITY:
+        raise InputError(f"quality must be 1..5, got {quality}")
+    kw: dict = {**_QUALITY[quality], **PRESETS[preset], "preset": preset}
+    if preset == "gsplat-png":  # gsplat's layout has fixed bit depths
+        kw["position_bits"], kw["bits"] = 16, dict(scales=8, quats=8, opacity=8, sh_dc=8, sh_rest=6)
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return PtcConfig(**kw).validate()

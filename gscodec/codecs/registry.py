@@ -1,0 +1,55 @@
+"""Codec registry: `register_codec` adds a class by name; the container header names the codec."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from gscodec.errors import CorruptStreamError, InputError
+
+
+class Codec(Protocol):
+    name: str
+
+    def encode(self, scene: Any) -> bytes: ...
+
+    def decode(self, data: bytes) -> Any: ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_codec(cls: type) -> type:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_builtin() -> None:
+    # importing registers them; kept lazy so `import gscodec` stays light
+    import gscodec.codecs.ptc.codec  # noqa: F401
+
+
+def available_codecs() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_codec(name: str, **config) -> Codec:
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown codec {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**config)
+
+
+def encode_scene(scene, codec: str = "ptc", **config) -> bytes:
+    return get_codec(codec, **config).encode(scene)
+
+
+def decode_bytes(data: bytes):
+    """Decode any .gsz: the codec is the one named in its header."""
+    from gscodec.coding.container import unpack
+
+    header, _ = unpack(data)
+    name = header.get("codec")
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise CorruptStreamError(f"stream names codec {name!r}, which this gscodec does not have")
+    return _REGISTRY[name].decode_stream(data)

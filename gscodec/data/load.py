@@ -1,0 +1,41 @@
+"""One entry point for every dataset kind, chosen from the folder's layout."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gscodec.data.dataset import Dataset
+from gscodec.errors import InputError
+
+
+def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> Dataset:
+    """'builtin' or 'builtin:RES' -> the built-in scene; a folder with transforms_train.json ->
+    NeRF-synthetic; a folder with sparse/ -> COLMAP. Extra keywords go to that loader."""
+    spec = str(path_or_name)
+    if spec == "builtin" or spec.startswith("builtin:"):
+        from gscodec.data.synthetic import load_builtin
+
+        if spec != "builtin":
+            try:
+                kw.setdefault("resolution", int(spec.split(":", 1)[1]))
+            except ValueError:
+                raise InputError(f"bad built-in scene spec {spec!r}: use 'builtin' or "
+                                 "'builtin:RES' (e.g. builtin:256)") from None
+        if kw.get("resolution", 128) < 8:
+            raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
+        return load_builtin(downscale=downscale, **kw)
+    root = Path(spec).expanduser()
+    if not root.exists():
+        raise InputError(f"dataset not found: {root} (expected a folder, 'builtin' or 'builtin:RES')")
+    if not root.is_dir():
+        raise InputError(f"dataset {root} is not a folder")
+    if (root / "transforms_train.json").is_file():
+        from gscodec.data.nerf_synthetic import load_nerf_synthetic
+
+        return load_nerf_synthetic(root, downscale=downscale, **kw)
+    if (root / "sparse").is_dir():
+        from gscodec.data.colmap import load_colmap
+
+        return load_colmap(root, downscale=downscale, **kw)
+    raise InputError(f"{root}: unknown dataset layout; expected transforms_train.json (NeRF-synthetic)"
+                     " or sparse/0 + images/ (COLMAP), or use 'builtin'")

@@ -1,0 +1,5 @@
+"""Training: the 3DGS loop, densification strategies, checkpoints."""
+from gscodec.train.config import TrainConfig
+from gscodec.train.trainer import Trainer
+
+__all__ = ["TrainConfig", "Trainer"]

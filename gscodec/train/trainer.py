@@ -1,0 +1,189 @@
+"""The 3DGS training loop: one camera per step, L1 + λ·(1-SSIM), SH bands growing over time,
+a densification strategy, checkpoints with resume, periodic test-view evaluation."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gscodec.data.dataset import Dataset
+from gscodec.errors import InputError
+from gscodec.models.gaussians import PARAM_NAMES, GaussianModel
+from gscodec.train.config import TrainConfig
+from gscodec.train.densify import DefaultStrategy, MCMCStrategy
+from gscodec.train.params import make_optimizers
+from gscodec.utils.io import atomic_open, atomic_write_text
+
+
+def _make_strategy(cfg: TrainConfig):
+    cls = {"default": DefaultStrategy, "mcmc": MCMCStrategy}[cfg.strategy]
+    return cls(**cfg.strategy_options)
+
+
+class Trainer:
+    def __init__(self, dataset: Dataset, cfg: TrainConfig, out_dir: str | Path | None = None,
+                 model: GaussianModel | None = None):
+        self.ds = dataset.check()
+        self.cfg = cfg.validate()
+        self.out = Path(out_dir) if out_dir else None
+        self.device = torch.device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed)
+        self.extent = dataset.scene_extent()
+        self.model = model or GaussianModel.from_points(
+            dataset.points, sh_degree=cfg.sh_degree, init_opacity=cfg.init_opacity,
+            init_scale=cfg.init_scale, max_points=cfg.max_init_points, seed=cfg.seed)
+        self.model.to(self.device)
+        self.optimizers = make_optimizers(self.model, self._lrs())
+        self.strategy = _make_strategy(cfg)
+        self.step = 0
+        self.history: list[dict] = []
+        self.train_ids = dataset.train_indices
+        if not self.train_ids:
+            raise InputError("the dataset has no training views")
+        self._order: list[int] = []
+        self.bg = torch.tensor(dataset.background, dtype=torch.float32, device=self.device)
+
+    def _lrs(self) -> dict[str, float]:
+        c = self.cfg
+        return {"means": c.lr_means * self.extent, "quats": c.lr_quats, "log_scales": c.lr_log_scales,
+                "opacity_logits": c.lr_opacity_logits, "sh_dc": c.lr_sh_dc, "sh_rest": c.lr_sh_rest}
+
+    def _means_lr(self) -> float:
+        """Exponential decay of the position learning rate from lr_means to lr_means_final."""
+        c = self.cfg
+        t = min(self.step / max(c.iterations, 1), 1.0)
+        return math.exp((1 - t) * math.log(c.lr_means) + t * math.log(c.lr_means_final)) * self.extent
+
+    def _next_camera(self) -> int:
+        if not self._order:
+            self._order = list(self.train_ids)
+            self.rng.shuffle(self._order)
+        return self._order.pop()
+
+    def render(self, cam_index: int | None = None, camera=None, sh_degree: int | None = None):
+        from gscodec.render import camera_tensors, rasterization
+
+        m = self.model
+        camera = camera or self.ds.cameras[cam_index]
+        viewmats, Ks = camera_tensors([camera], self.device, torch.float32)
+        deg = m.sh_degree if sh_degree is None else sh_degree
+        colors = torch.cat([m.sh_dc[:, None], m.sh_rest], 1)
+        img, alpha, meta = rasterization(
+            m.means, m.quats, m.log_scales.exp(), torch.sigmoid(m.opacity_logits), colors,
+            viewmats, Ks, camera.width, camera.height, sh_degree=deg, backgrounds=self.bg[None],
+            backend=self.cfg.backend)
+        return img[0], meta
+
+    def train_step(self) -> dict:
+        from gscodec.eval.metrics import ssim
+
+        cfg = self.cfg
+        idx = self._next_camera()
+        gt = self.ds.image(idx).to(self.device)
+        deg = min(self.step // max(cfg.sh_degree_interval, 1), self.model.sh_degree)
+        img, meta = self.render(idx, sh_degree=deg)
+        meta["means2d"].retain_grad()
+        l1 = (img - gt).abs().mean()
+        loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * (1 - ssim(img, gt))
+        if isinstance(self.strategy, MCMCStrategy):
+            loss = loss + self.strategy.regularization(self.model)
+        loss.backward()
+        for g in self.optimizers["means"].param_groups:
+            g["lr"] = self._means_lr()
+        for opt in self.optimizers.values():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        kw = {"lr_means": self._means_lr()} if isinstance(self.strategy, MCMCStrategy) else {}
+        self.strategy.step_post_backward(self.model, self.optimizers, meta, self.step, self.extent, **kw)
+        self.step += 1
+        mse = float(((img.detach().clamp(0, 1) - gt) ** 2).mean())
+        return {"loss": float(loss), "psnr": -10 * math.log10(max(mse, 1e-12)), "n": len(self.model)}
+
+    @torch.no_grad()
+    def evaluate(self, indices: list[int] | None = None) -> dict:
+        from gscodec.eval.metrics import psnr, ssim
+
+        indices = self.ds.test_indices if indices is None else indices
+        if not indices:
+            return {}
+        ps, ss = [], []
+        for i in indices:
+            img, _ = self.render(i)
+            gt = self.ds.image(i).to(self.device)
+            ps.append(float(psnr(img.clamp(0, 1), gt)))
+            ss.append(float(ssim(img.clamp(0, 1), gt)))
+        return {"step": self.step, "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)),
+                "n_gaussians": len(self.model)}
+
+    def train(self, iterations: int | None = None, progress: bool = True) -> dict:
+        from tqdm.auto import tqdm
+
+        total = self.cfg.iterations if iterations is None else iterations
+        if self.out:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out / "train_config.json", json.dumps(self.cfg.to_dict(), indent=2))
+        t0 = time.perf_counter()
+        bar = tqdm(total=total, initial=min(self.step, total), disable=not progress, desc="training",
+                   dynamic_ncols=True)
+        while self.step < total:
+            stats = self.train_step()
+            bar.update(1)
+            if self.step % 10 == 0:
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", n=stats["n"])
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < total:
+                self.history.append(self.evaluate())
+                bar.write(f"step {self.step}: test PSNR {self.history[-1]['psnr']:.2f} dB")
+            if self.out and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                self.save_checkpoint(self.out / "checkpoint.pt")
+        bar.close()
+        result = {"train_seconds": time.perf_counter() - t0, **self.evaluate()}
+        self.history.append(result)
+        if self.out:
+            self.save_checkpoint(self.out / "checkpoint.pt")
+        return result
+
+    # ---- checkpoints -----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "config": self.cfg.to_dict(),
+            "params": {k: v.detach().cpu() for k, v in self.model.params().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "strategy": {k: v for k, v in vars(self.strategy).items()},
+            "rng": self.rng.getstate(),
+            "order": list(self._order),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+        }
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        with atomic_open(path, "wb") as f:
+            torch.save(self.state_dict(), f)
+
+    @classmethod
+    def resume(cls, dataset: Dataset, path: str | Path, out_dir=None) -> "Trainer":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no checkpoint to resume from")
+        try:
+            st = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # a torn or foreign file
+            raise InputError(f"{path}: not a readable gscodec checkpoint ({e})") from None
+        from gscodec.scene import GaussianScene
+
+        model = GaussianModel(GaussianScene(**{k: st["params"][k] for k in PARAM_NAMES}))
+        t = cls(dataset, TrainConfig.from_dict(st["config"]), out_dir, model=model)
+        for k, o in t.optimizers.items():
+            o.load_state_dict(st["optimizers"][k])
+        for k, v in st["strategy"].items():
+            setattr(t.strategy, k, v)
+        t.step, t._order, t.history = st["step"], st["order"], st["history"]
+        t.rng.setstate(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        return t

@@ -1,0 +1,130 @@
+"""Post-training codec: round trips, error bounds per bit width, corruption, fresh-process decode."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gscodec.codecs import decode_bytes, get_codec
+from gscodec.codecs.ptc.attributes import to_channels
+from gscodec.errors import CorruptStreamError, InputError
+from gscodec.scene import GaussianScene
+
+
+def _scene(n=600, degree=2, seed=0):
+    s = GaussianScene.random(n, sh_degree=degree, seed=seed)
+    s.opacity_logits = s.opacity_logits.clamp(-4, 6)  # keep everything above the prune threshold
+    return s
+
+
+@pytest.mark.parametrize("layout_preset", ["default", "gsplat-png"])
+@pytest.mark.parametrize("degree", [0, 3])
+def test_round_trip_keeps_count_degree_and_bounds(layout_preset, degree):
+    scene = _scene(degree=degree)
+    codec = get_codec("ptc", preset=layout_preset)
+    data = codec.encode(scene)
+    out = decode_bytes(data)
+    assert len(out) == len(scene) and out.sh_degree == degree
+    # positions: error at most half a grid step of the 16-bit grid (order may differ: compare sets)
+    lo, hi = scene.means.min(0).values, scene.means.max(0).values
+    step = ((hi - lo) / (2 ** 16 - 1)).numpy()
+    # match each decoded point to its nearest original (sets, since the codec reorders)
+    from scipy.spatial import cKDTree
+
+    d, idx = cKDTree(scene.means.numpy()).query(out.means.numpy())
+    assert np.all(np.abs(out.means.numpy() - scene.means.numpy()[idx]) <= step / 2 + 1e-5)
+    assert len(np.unique(idx)) == len(scene)  # a one-to-one match
+    # scalar attributes: error bound of 8-bit quantization in the codec's working form
+    src = to_channels(scene.subset(torch.from_numpy(idx)))
+    dec = to_channels(out)
+    dec["quats"] = out.quats.numpy()  # the bound holds for the stored (not re-normalized) value
+    for name in ("scales", "quats", "opacity", "sh_dc"):
+        span = src[name].max(0) - src[name].min(0)
+        bound = span / (2 ** 8 - 1) / 2 + 1e-4
+        assert np.all(np.abs(dec[name] - src[name]) <= bound), name
+
+
+def test_scalar_sh_rest_error_bound():
+    scene = _scene(400, degree=3)
+    out = decode_bytes(get_codec("ptc", sh_rest_mode="scalar").encode(scene))
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(scene.means.numpy()).query(out.means.numpy())
+    src, dec = to_channels(scene.subset(torch.from_numpy(idx))), to_channels(out)
+    span = src["sh_rest"].max(0) - src["sh_rest"].min(0)
+    assert np.all(np.abs(dec["sh_rest"] - src["sh_rest"]) <= span / (2 ** 6 - 1) / 2 + 1e-4)
+
+
+def test_pruning_drops_invisible_splats():
+    scene = _scene(300)
+    scene.opacity_logits[:50] = -9.0  # opacity ~1e-4 < 1/255
+    codec = get_codec("ptc")
+    out = decode_bytes(codec.encode(scene))
+    assert len(out) == 250 and codec.last_stats["prune"]["low_opacity"] == 50
+
+
+def test_outlier_pruning():
+    scene = _scene(400)
+    scene.means[:3] = torch.tensor([[50.0, 50, 50], [-60, 40, 70], [80, -90, 10]])
+    out = decode_bytes(get_codec("ptc", prune={"outlier_std_ratio": 3.0}).encode(scene))
+    assert len(out) <= 397 and float(out.means.abs().max()) < 10
+
+
+def test_quality_knob_orders_sizes():
+    scene = _scene(2000, degree=1)
+    sizes = [len(get_codec("ptc", quality=q).encode(scene)) for q in (1, 3, 5)]
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_empty_and_tiny_scenes():
+    for n in (0, 1, 3):
+        scene = _scene(n, degree=1) if n else GaussianScene.empty(1)
+        out = decode_bytes(get_codec("ptc").encode(scene))
+        assert len(out) == n
+
+
+def test_corruption_is_refused():
+    data = bytearray(get_codec("ptc").encode(_scene(200)))
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(data), 60, replace=False):
+        bad = bytearray(data)
+        bad[pos] ^= 0x5A
+        with pytest.raises(CorruptStreamError):
+            decode_bytes(bytes(bad))
+    for cut in (0, 3, 10, len(data) // 2, len(data) - 1):
+        with pytest.raises(CorruptStreamError):
+            decode_bytes(bytes(data[:cut]))
+
+
+def test_bad_config_is_a_clear_error():
+    with pytest.raises(InputError, match="quality"):
+        get_codec("ptc", quality=9)
+    with pytest.raises(InputError, match="preset"):
+        get_codec("ptc", preset="nope")
+    with pytest.raises(InputError, match="unknown codec"):
+        get_codec("zip")
+
+
+def test_fresh_process_decodes_identically(tmp_path):
+    scene = _scene(500, degree=2)
+    data = get_codec("ptc").encode(scene)
+    (tmp_path / "s.gsz").write_bytes(data)
+    here = decode_bytes(data)
+    code = ("import sys, torch; from gscodec.codecs import decode_bytes; "
+            "s = decode_bytes(open(sys.argv[1], 'rb').read()); "
+            "torch.save({k: getattr(s, k) for k in s.TENSORS}, sys.argv[2])")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.gsz"), str(tmp_path / "t.pt")], check=True)
+    there = torch.load(tmp_path / "t.pt")
+    for k in here.TENSORS:
+        assert torch.equal(getattr(here, k), there[k]), k
+
+
+def test_real_sample(shared_data):
+    from gscodec.scene import load_ply
+
+    scene = load_ply(shared_data / "small_sh3.ply")
+    data = get_codec("ptc").encode(scene)
+    out = decode_bytes(data)
+    assert out.sh_degree == 3 and len(out) <= len(scene)
+    assert len(data) < (shared_data / "small_sh3.ply").stat().st_size / 6

@@ -1,0 +1,138 @@
+"""INRIA PLY I/O: bit-exact round trips, plyfile compatibility, malformed input errors."""
+import numpy as np
+import plyfile
+import pytest
+import torch
+
+from gscodec.errors import InputError
+from gscodec.scene import GaussianScene, load_ply, save_ply
+from gscodec.scene.ply import PlyWarning
+
+
+@pytest.mark.parametrize("degree", [0, 1, 2, 3])
+def test_round_trip_bit_exact(tmp_path, degree):
+    scene = GaussianScene.random(257, sh_degree=degree, seed=degree)
+    path = save_ply(scene, tmp_path / "s.ply")
+    back = load_ply(path)
+    assert back.sh_degree == degree
+    assert back.equal(scene)
+
+
+def test_standard_property_names_in_plyfile(tmp_path):
+    scene = GaussianScene.random(10, sh_degree=3)
+    path = save_ply(scene, tmp_path / "s.ply")
+    ply = plyfile.PlyData.read(str(path))
+    names = list(ply["vertex"].data.dtype.names)
+    expected = (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
+                + [f"f_rest_{i}" for i in range(45)]
+                + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
+    assert names == expected
+    assert ply.byte_order == "<" and not ply.text
+    # f_rest is channel-major: f_rest_0..14 are the red coefficients
+    np.testing.assert_array_equal(ply["vertex"]["f_rest_1"], scene.sh_rest[:, 1, 0].numpy())
+    np.testing.assert_array_equal(ply["vertex"]["f_rest_15"], scene.sh_rest[:, 0, 1].numpy())
+
+
+def test_extras_are_kept_and_reported(tmp_path):
+    scene = GaussianScene.random(5)
+    data = __import__("gscodec.scene.ply", fromlist=["x"]).scene_to_structured(scene)
+    extra = np.zeros(5, dtype=data.dtype.descr + [("semantic_id", "<f4")])
+    for n in data.dtype.names:
+        extra[n] = data[n]
+    extra["semantic_id"] = np.arange(5)
+    plyfile.PlyData([plyfile.PlyElement.describe(extra, "vertex")]).write(str(tmp_path / "e.ply"))
+    with pytest.warns(PlyWarning, match="semantic_id"):
+        back = load_ply(tmp_path / "e.ply")
+    np.testing.assert_array_equal(back.extras["semantic_id"], np.arange(5))
+    save_ply(back, tmp_path / "e2.ply")
+    with pytest.warns(PlyWarning):
+        assert load_ply(tmp_path / "e2.ply").equal(back)
+
+
+def _write(tmp_path, name, content: bytes):
+    p = tmp_path / name
+    p.write_bytes(content)
+    return p
+
+
+def test_not_a_ply(tmp_path):
+    with pytest.raises(InputError, match="not a PLY"):
+        load_ply(_write(tmp_path, "x.ply", b"hello world"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_ply(tmp_path / "nope.ply")
+
+
+def test_ascii_refused(tmp_path):
+    scene = GaussianScene.random(3)
+    data = __import__("gscodec.scene.ply", fromlist=["x"]).scene_to_structured(scene)
+    plyfile.PlyData([plyfile.PlyElement.describe(data, "vertex")], text=True).write(str(tmp_path / "a.ply"))
+    with pytest.raises(InputError, match="ASCII"):
+        load_ply(tmp_path / "a.ply")
+
+
+def test_missing_properties(tmp_path):
+    arr = np.zeros(4, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    plyfile.PlyData([plyfile.PlyElement.describe(arr, "vertex")]).write(str(tmp_path / "m.ply"))
+    with pytest.raises(InputError, match="missing properties: f_dc_0"):
+        load_ply(tmp_path / "m.ply")
+
+
+def test_count_larger_than_data(tmp_path):
+    path = save_ply(GaussianScene.random(10), tmp_path / "t.ply")
+    raw = path.read_bytes().replace(b"element vertex 10", b"element vertex 99")
+    with pytest.raises(InputError):
+        load_ply(_write(tmp_path, "t2.ply", raw))
+
+
+def test_truncated_data(tmp_path):
+    raw = save_ply(GaussianScene.random(10), tmp_path / "t.ply").read_bytes()
+    with pytest.raises(InputError):
+        load_ply(_write(tmp_path, "t3.ply", raw[:-7]))
+
+
+def test_bad_sh_count(tmp_path):
+    scene = GaussianScene.random(4, sh_degree=1)
+    data = __import__("gscodec.scene.ply", fromlist=["x"]).scene_to_structured(scene)
+    keep = [n for n in data.dtype.names if n != "f_rest_8"]
+    packed = np.zeros(len(data), dtype=[(n, "<f4") for n in keep])
+    for n in keep:
+        packed[n] = data[n]
+    plyfile.PlyData([plyfile.PlyElement.describe(packed, "vertex")]).write(str(tmp_path / "b.ply"))
+    with pytest.raises(InputError, match="f_rest"):
+        load_ply(tmp_path / "b.ply")
+
+
+def test_nan_refused(tmp_path):
+    scene = GaussianScene.random(4)
+    with pytest.raises(InputError, match="NaN"):
+        scene.means[2, 1] = float("nan")
+        save_ply(scene, tmp_path / "n.ply")
+    assert not (tmp_path / "n.ply").exists()
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "keep.ply"
+    target.write_bytes(b"old")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plyfile.PlyData, "write", boom)
+    with pytest.raises(RuntimeError):
+        save_ply(GaussianScene.random(3), target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.ply"]
+
+
+def test_real_sample_sh3(shared_data):
+    scene = load_ply(shared_data / "small_sh3.ply")
+    assert len(scene) == 9080 and scene.sh_degree == 3
+
+
+def test_real_sample_guitar_inf_opacity(shared_data):
+    with pytest.warns(PlyWarning, match="clamped"):
+        scene = load_ply(shared_data / "guitar.ply")
+    assert len(scene) == 90854 and torch.isfinite(scene.opacity_logits).all()
