@@ -34,7 +34,7 @@ _stack = constriction.stream.stack
 
 PRECISION = 24  # constriction's DefaultAnsCoder probability precision
 GRID = 2.0**16  # means/stds snapped to multiples of 1/GRID
-STD_MIN = 1.0 / 64  # below this a quantized Gaussian is a delta; avoids underflow in its CDF
+STD_MIN = 1.0 / 64  # a bin at 0.5/STD_MIN = 32 sigma already has mass < 2^-24: smaller buys nothing
 STD_MAX = 2.0**20
 MAX_ALPHABET = 1 << 20
 _FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)

@@ -101,16 +101,15 @@ def _encode_buckets(deltas: np.ndarray) -> bytes:
 
 
 def _pack_low_bits(d: np.ndarray, k: np.ndarray) -> bytes:
-    """For each bit length b>=2, the low b-1 bits of the deltas with that length, in order,
-    packed MSB first; groups in increasing b."""
+    """For each bit length b>=2 in increasing order, the low b-1 bits of the deltas with
+    that length (in point order), MSB first, as one packed bit stream."""
     out = []
     for b in range(2, int(k.max(initial=0)) + 1):
         v = d[k == b]
         if len(v):
-            w = b - 1
-            bits = ((v[:, None] >> np.arange(w - 1, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-            out.append(np.packbits(bits.reshape(-1)).tobytes())
-    return b"".join(out)
+            sh = np.arange(b - 2, -1, -1, dtype=np.uint64)
+            out.append(((v[:, None] >> sh) & np.uint64(1)).astype(np.uint8).reshape(-1))
+    return np.packbits(np.concatenate(out)).tobytes() if out else b""
 
 
 def _decode_buckets(data: bytes, n: int) -> np.ndarray:
@@ -127,19 +126,18 @@ def _decode_buckets(data: bytes, n: int) -> np.ndarray:
 
 def _unpack_low_bits(data: bytes, k: np.ndarray) -> np.ndarray:
     d = np.where(k > 0, np.uint64(1) << np.maximum(k - 1, 0).astype(np.uint64), np.uint64(0)).astype(np.uint64)
-    need = sum((int(np.count_nonzero(k == b)) * (b - 1) + 7) // 8 for b in range(2, int(k.max(initial=0)) + 1))
-    if need != len(data):
-        raise CorruptStreamError(f"positions: low-bit block is {len(data)} bytes, expected {need}")
-    buf = np.frombuffer(data, np.uint8)
+    total = int(np.maximum(k - 1, 0).sum())
+    if len(data) != (total + 7) // 8:
+        raise CorruptStreamError(f"positions: low-bit block is {len(data)} bytes, expected {(total + 7) // 8}")
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[:total]
     off = 0
     for b in range(2, int(k.max(initial=0)) + 1):
         idx = np.flatnonzero(k == b)
         if len(idx):
             w = b - 1
-            nbytes = (len(idx) * w + 7) // 8
-            bits = np.unpackbits(buf[off : off + nbytes])[: len(idx) * w].reshape(-1, w).astype(np.uint64)
-            d[idx] |= (bits << np.arange(w - 1, -1, -1, dtype=np.uint64)).sum(1, dtype=np.uint64)
-            off += nbytes
+            grp = bits[off : off + len(idx) * w].reshape(-1, w).astype(np.uint64)
+            d[idx] |= (grp << np.arange(w - 1, -1, -1, dtype=np.uint64)).sum(1, dtype=np.uint64)
+            off += len(idx) * w
     return d
 
 
@@ -217,7 +215,3 @@ def decode_positions(data: bytes, *, max_points: int = 1 << 28) -> np.ndarray:
     if np.any(deltas >= limit) or np.any(codes[1:] < codes[:-1]) or codes[-1] >= limit:
         raise CorruptStreamError("positions: decoded Morton codes leave the grid")
     return unmorton(codes)
-
-
-def position_bits_per_point(data: bytes, n: int) -> float:
-    return 8.0 * len(data) / max(n, 1)

@@ -29,7 +29,6 @@ from gscodec.errors import CorruptStreamError, InputError
 
 MAX_BITS = 16
 MAX_CONTEXTS = 4096
-PREV_BUCKETS = 8
 METHODS = ("raw", "factorized", "delta", "prevchan", "deltactx", "context")
 
 
@@ -112,6 +111,7 @@ def _raw_decode(data: bytes, n: int, c: int, bits: int) -> np.ndarray:
 
 # ---- context model ------------------------------------------------------------------------
 def _prev_ctx(col: np.ndarray, bits: int) -> np.ndarray:
+    """Context bucket = top 3 bits of the previous channel's symbol (8 buckets)."""
     return col >> max(bits - 3, 0) if bits > 3 else col
 
 

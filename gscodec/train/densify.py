@@ -45,19 +45,7 @@ class DefaultStrategy:
 
     def step_post_backward(self, model: GaussianModel, optimizers: dict, meta: dict, step: int,
                            extent: float) -> None:
-        means2d = meta["means2d"]
-        if means2d.grad is not None:
-            n = len(model)
-            if self._grad is None or len(self._grad) != n:
-                self._grad = torch.zeros(n)
-                self._count = torch.zeros(n)
-            g = means2d.grad.detach().reshape(-1, n, 2).clone()
-            g[..., 0] *= meta["width"] / 2.0
-            g[..., 1] *= meta["height"] / 2.0
-            vis = meta["radii"].reshape(-1, n, *meta["radii"].shape[2:])
-            vis = (vis > 0).reshape(g.shape[0], n, -1).all(-1)
-            self._grad += (g.norm(dim=-1) * vis).sum(0).cpu()
-            self._count += vis.sum(0).float().cpu()
+        self._accumulate(meta, len(model))
         if self.refine_start < step < self.refine_stop and step % self.refine_every == 0:
             self._refine(model, optimizers, step, extent)
         if step > 0 and step % self.reset_every == 0 and step < self.refine_stop:
@@ -67,6 +55,27 @@ class DefaultStrategy:
             for st in optimizers["opacity_logits"].state.get(model.opacity_logits, {}).values():
                 if torch.is_tensor(st) and st.ndim > 0:
                     st.zero_()
+
+    @torch.no_grad()
+    def _accumulate(self, meta: dict, n: int) -> None:
+        """Sum the view-space positional gradient norm (in NDC units, as gsplat) per Gaussian."""
+        means2d = meta["means2d"]
+        if means2d.grad is None:
+            return
+        if self._grad is None or len(self._grad) != n:
+            self._grad, self._count = torch.zeros(n), torch.zeros(n)
+        g = means2d.grad.detach().clone()
+        g[..., 0] *= meta["width"] / 2.0
+        g[..., 1] *= meta["height"] / 2.0
+        norms = g.norm(dim=-1).cpu()
+        visible = (meta["radii"] > 0).reshape(*norms.shape, -1).all(-1).cpu()
+        if meta.get("gaussian_ids") is not None:  # packed: one row per (camera, visible Gaussian)
+            ids = meta["gaussian_ids"].cpu()[visible]
+            self._grad.index_add_(0, ids, norms[visible])
+            self._count.index_add_(0, ids, torch.ones(len(ids)))
+        else:  # dense [C, N, 2]
+            self._grad += (norms * visible).reshape(-1, n).sum(0)
+            self._count += visible.reshape(-1, n).sum(0).float()
 
     @torch.no_grad()
     def _refine(self, model: GaussianModel, optimizers: dict, step: int, extent: float) -> None:

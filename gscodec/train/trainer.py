@@ -103,7 +103,7 @@ class Trainer:
         self.strategy.step_post_backward(self.model, self.optimizers, meta, self.step, self.extent, **kw)
         self.step += 1
         mse = float(((img.detach().clamp(0, 1) - gt) ** 2).mean())
-        return {"loss": float(loss), "psnr": -10 * math.log10(max(mse, 1e-12)), "n": len(self.model)}
+        return {"loss": float(loss.detach()), "psnr": -10 * math.log10(max(mse, 1e-12)), "n": len(self.model)}
 
     @torch.no_grad()
     def evaluate(self, indices: list[int] | None = None) -> dict:

@@ -23,7 +23,7 @@ def raster():
         n = means.shape[0]
         quats = torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64).repeat(n, 1)
         scales = torch.as_tensor(scales, dtype=torch.float64)
-        scales = (scales.reshape(1, 1) if scales.numel() == 1 else scales.reshape(n, -1)).expand(n, 3).contiguous()
+        scales = (scales.reshape(1, 1) if scales.numel() == 1 else scales.reshape(n, -1 if n else 3)).expand(n, 3).contiguous()
         opac = torch.as_tensor(opacities, dtype=torch.float64).reshape(n)
         colors = torch.as_tensor(colors, dtype=torch.float64)
         vm, K = pinhole(width, height, f, viewmat=viewmat)

@@ -1,0 +1,194 @@
+"""Renderer benchmark: CPU numba tile rasterizer vs the pure-torch reference, and (where CUDA and
+gsplat exist) parity of the CPU backend with gsplat.
+
+Run `python bench/render.py` (or `--quick`). Each case runs in a fresh child process so its
+peak resident memory (resource.getrusage ru_maxrss: whole-process peak, including the
+interpreter, torch and numba, ~0.3-0.5 GB of baseline) belongs to that case alone. Writes
+bench/results/render.json and bench/results/render.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def _scene_and_camera(n: int, width: int, height: int, dtype="float32"):
+    import torch
+
+    from gscodec.data.cameras import orbit_cameras
+    from gscodec.render import camera_tensors
+    from gscodec.scene.gaussian import GaussianScene
+
+    scene = GaussianScene.random(n, sh_degree=3, seed=0, extent=1.0)
+    cam = orbit_cameras(1, 3.0, width=width, height=height, fov_deg=50.0)[0]
+    vm, K = camera_tensors([cam], "cpu", getattr(torch, dtype))
+    return scene, vm, K
+
+
+def run_case(backend: str, n: int, width: int, height: int, repeats: int, backward: bool) -> dict:
+    """Child-process body: median forward (and forward+backward) seconds and peak RSS."""
+    import torch
+
+    from gscodec.render import rasterization
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    scene, vm, K = _scene_and_camera(n, width, height)
+
+    def once(with_grad: bool):
+        params = [t.clone().requires_grad_(with_grad)
+                  for t in (scene.means, scene.quats, scene.scales, scene.opacities, scene.sh)]
+        t0 = time.perf_counter()
+        with torch.set_grad_enabled(with_grad):
+            rc, ra, meta = rasterization(*params, vm, K, width, height, sh_degree=3, backend=backend)
+            if with_grad:
+                (rc.sum() + ra.sum()).backward()
+        return time.perf_counter() - t0, meta, ra
+
+    out = {"backend": backend, "n": n, "width": width, "height": height, "repeats": repeats}
+    t_warm, meta, ra = once(backward)  # first call also loads / compiles the numba kernels
+    out["first_call_s"] = t_warm
+    out["visible"] = int((meta["radii"] > 0).all(-1).sum())
+    out["mean_alpha"] = float(ra.mean())
+    out["forward_s"] = statistics.median(once(False)[0] for _ in range(repeats))
+    if backward:
+        out["forward_backward_s"] = statistics.median(once(True)[0] for _ in range(repeats))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def child(spec: dict) -> dict:
+    cmd = [sys.executable, __file__, "--child", json.dumps(spec)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        return {**spec, "error": (res.stderr or res.stdout).strip().splitlines()[-1:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def gpu_parity(n: int = 100_000, size: int = 256) -> dict:
+    """CPU backend vs gsplat on the same scene, when CUDA and gsplat are both available."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"available": False, "note": "no GPU was available in this run"}
+    try:
+        import gsplat  # noqa: F401
+    except ImportError:
+        return {"available": False, "note": "a GPU was present but gsplat is not installed"}
+    from gscodec.render import rasterization
+
+    scene, vm, K = _scene_and_camera(n, size, size)
+    res = {}
+    for dev in ("cuda", "cpu"):
+        params = [t.to(dev).clone().requires_grad_(True)
+                  for t in (scene.means, scene.quats, scene.scales, scene.opacities, scene.sh)]
+        rc, ra, _ = rasterization(*params, vm.to(dev), K.to(dev), size, size, sh_degree=3,
+                                  backend="gsplat" if dev == "cuda" else "cpu")
+        (rc.sum() + ra.sum()).backward()
+        res[dev] = (rc.detach().cpu(), [p.grad.cpu() for p in params])
+    diff = (res["cuda"][0] - res["cpu"][0]).abs()
+    grads = {name: float((a - b).norm() / b.norm().clamp_min(1e-12))
+             for name, a, b in zip(("means", "quats", "scales", "opacities", "sh"),
+                                   res["cuda"][1], res["cpu"][1])}
+    return {"available": True, "n": n, "size": size, "max_abs_pixel_diff": float(diff.max()),
+            "mean_abs_pixel_diff": float(diff.mean()), "grad_rel_err": grads,
+            "gpu": torch.cuda.get_device_name(0)}
+
+
+def machine() -> dict:
+    import numba
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "numba": numba.__version__,
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def fmt(x, unit="s"):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f} {unit}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, skip the 1M case")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(run_case(**spec)))
+        return
+    r = 2 if args.quick else 5
+    specs = [
+        dict(backend="cpu", n=10_000, width=256, height=256, repeats=r, backward=True),
+        dict(backend="cpu", n=100_000, width=256, height=256, repeats=r, backward=True),
+        dict(backend="cpu_reference", n=10_000, width=256, height=256, repeats=1 if args.quick else 2,
+             backward=True),
+    ]
+    if not args.quick:
+        specs.append(dict(backend="cpu", n=1_000_000, width=800, height=600, repeats=2, backward=False))
+    cases = []
+    for spec in specs:
+        print(f"running {spec['backend']} n={spec['n']} {spec['width']}x{spec['height']} ...", flush=True)
+        cases.append(child(spec))
+        print("   ", cases[-1], flush=True)
+    fast10 = next(c for c in cases if c["backend"] == "cpu" and c["n"] == 10_000)
+    ref10 = next(c for c in cases if c["backend"] == "cpu_reference")
+    speedup = {k: ref10[k] / fast10[k] for k in ("forward_s", "forward_backward_s")
+               if k in ref10 and k in fast10}
+    parity = gpu_parity()
+    report = {"machine": machine(), "quick": args.quick, "cases": cases,
+              "speedup_fast_vs_reference_10k": speedup, "gpu_parity": parity,
+              "memory_metric": "resource.getrusage(RUSAGE_SELF).ru_maxrss of a fresh child process per case",
+              "scene": "GaussianScene.random(n, sh_degree=3, seed=0, extent=1), one orbit camera at "
+                       "radius 3, fov 50 deg (splats a few pixels wide)"}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "render.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "render.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(rep: dict) -> str:
+    m = rep["machine"]
+    lines = ["# Renderer benchmark", "",
+             f"{m['date_utc']} - {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
+             f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}", "",
+             f"Scene: {rep['scene']}. Times are medians after one warm-up call; "
+             f"memory: {rep['memory_metric']}.", "",
+             "| backend | Gaussians | image | visible | forward | forward+backward | first call | peak RSS |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for c in rep["cases"]:
+        if "error" in c:
+            lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | failed: {c['error']} |||||")
+            continue
+        lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | {c['visible']:,} | "
+                     f"{fmt(c['forward_s'])} | {fmt(c.get('forward_backward_s'))} | {fmt(c['first_call_s'])} | "
+                     f"{c['peak_rss_mb']:.0f} MB |")
+    sp = rep["speedup_fast_vs_reference_10k"]
+    lines += ["", "Speed-up of the numba backend over the pure-torch reference at 10k Gaussians: "
+              + ", ".join(f"{k.replace('_s', '')} x{v:.1f}" for k, v in sp.items()), "",
+              "## GPU parity (CPU backend vs gsplat)", ""]
+    p = rep["gpu_parity"]
+    if not p["available"]:
+        lines.append(f"Not measured: {p['note']}.")
+    else:
+        lines.append(f"{p['gpu']}, {p['n']:,} Gaussians at {p['size']}x{p['size']}: max |pixel diff| "
+                     f"{p['max_abs_pixel_diff']:.2e}, mean {p['mean_abs_pixel_diff']:.2e}; gradient relative "
+                     "errors " + ", ".join(f"{k} {v:.2e}" for k, v in p["grad_rel_err"].items()))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

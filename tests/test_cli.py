@@ -1,0 +1,82 @@
+"""The `gscodec` command end to end: verbs, outputs, and one-line errors with exit status 2."""
+import subprocess
+import sys
+
+import plyfile
+import pytest
+
+from gscodec.cli import main
+from gscodec.scene import GaussianScene, load_ply, save_ply
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "gscodec.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_help_lists_verbs():
+    r = run("--help")
+    assert r.returncode == 0
+    for verb in ("info", "make-scene", "demo", "encode", "decode", "eval", "train"):
+        assert verb in r.stdout
+
+
+def test_make_scene_then_info(tmp_path, capsys):
+    assert main(["make-scene", str(tmp_path / "s"), "--views", "8", "--resolution", "32"]) == 0
+    assert (tmp_path / "s" / "transforms_train.json").is_file()
+    scene = GaussianScene.random(50, sh_degree=2)
+    save_ply(scene, tmp_path / "x.ply")
+    assert main(["info", str(tmp_path / "x.ply")]) == 0
+    out = capsys.readouterr().out
+    assert "splats      50" in out and "SH degree   2" in out and "log_scales" in out
+    # the PLY gscodec wrote loads in plyfile with the standard names
+    assert "f_rest_0" in plyfile.PlyData.read(str(tmp_path / "x.ply"))["vertex"].data.dtype.names
+
+
+def test_encode_info_decode_eval(tmp_path, capsys):
+    scene = GaussianScene.random(400, sh_degree=1, seed=3)
+    scene.opacity_logits.clamp_(-3, 5)
+    save_ply(scene, tmp_path / "in.ply")
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(tmp_path / "s.gsz")]) == 0
+    assert main(["info", str(tmp_path / "s.gsz")]) == 0
+    out = capsys.readouterr().out
+    assert "positions" in out and "share" in out and "codec       ptc" in out
+    assert main(["decode", str(tmp_path / "s.gsz"), "-o", str(tmp_path / "out.ply")]) == 0
+    assert len(load_ply(tmp_path / "out.ply")) == 400
+    assert main(["eval", str(tmp_path / "in.ply"), str(tmp_path / "s.gsz"), "--orbit", "2",
+                 "--resolution", "32", "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "PSNR" in out and (tmp_path / "e.json").is_file()
+
+
+def test_errors_are_one_line_exit_2(tmp_path):
+    (tmp_path / "bad.ply").write_bytes(b"not a ply at all")
+    r = run("info", tmp_path / "bad.ply")
+    assert r.returncode == 2 and "neither a .ply nor a .gsz" in r.stderr and "Traceback" not in r.stderr
+    r = run("encode", tmp_path / "bad.ply", "-o", tmp_path / "o.gsz")
+    assert r.returncode == 2 and "not a PLY" in r.stderr and "Traceback" not in r.stderr
+    r = run("decode", tmp_path / "missing.gsz", "-o", tmp_path / "o.ply")
+    assert r.returncode == 2 and "no such file" in r.stderr
+    (tmp_path / "bad.gsz").write_bytes(b"GSZ\x00" + b"\x01" * 40)
+    r = run("decode", tmp_path / "bad.gsz", "-o", tmp_path / "o.ply")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.ply").exists()
+    r = run("encode", tmp_path / "bad.ply", "-o", tmp_path / "o.gsz", "--quality", "9")
+    assert r.returncode == 2 and not (tmp_path / "o.gsz").exists()
+
+
+def test_corrupt_gsz_leaves_no_output(tmp_path):
+    scene = GaussianScene.random(100)
+    scene.opacity_logits.clamp_(-3, 5)
+    save_ply(scene, tmp_path / "in.ply")
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(tmp_path / "s.gsz")]) == 0
+    data = bytearray((tmp_path / "s.gsz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "c.gsz").write_bytes(bytes(data))
+    assert main(["decode", str(tmp_path / "c.gsz"), "-o", str(tmp_path / "c.ply")]) == 2
+    assert not (tmp_path / "c.ply").exists()
+
+
+@pytest.mark.parametrize("verb", ["info", "encode"])
+def test_real_samples(shared_data, tmp_path, verb):
+    args = [verb, str(shared_data / "guitar.ply")] + (["-o", str(tmp_path / "g.gsz")] if verb == "encode" else [])
+    assert main(args) == 0
