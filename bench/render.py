@@ -134,7 +134,7 @@ def main() -> None:
     specs = [
         dict(backend="cpu", n=10_000, width=256, height=256, repeats=r, backward=True),
         dict(backend="cpu", n=100_000, width=256, height=256, repeats=r, backward=True),
-        dict(backend="cpu_reference", n=10_000, width=256, height=256, repeats=1 if args.quick else 2,
+        dict(backend="cpu_reference", n=10_000, width=256, height=256, repeats=1,
              backward=True),
     ]
     if not args.quick:
@@ -142,7 +142,9 @@ def main() -> None:
     cases = []
     for spec in specs:
         print(f"running {spec['backend']} n={spec['n']} {spec['width']}x{spec['height']} ...", flush=True)
+        load_before = os.getloadavg()[0]
         cases.append(child(spec))
+        cases[-1]["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         print("   ", cases[-1], flush=True)
     fast10 = next(c for c in cases if c["backend"] == "cpu" and c["n"] == 10_000)
     ref10 = next(c for c in cases if c["backend"] == "cpu_reference")
@@ -166,16 +168,19 @@ def markdown(rep: dict) -> str:
              f"{m['date_utc']} - {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
              f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}", "",
              f"Scene: {rep['scene']}. Times are medians after one warm-up call; "
-             f"memory: {rep['memory_metric']}.", "",
-             "| backend | Gaussians | image | visible | forward | forward+backward | first call | peak RSS |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+             f"memory: {rep['memory_metric']}. The machine was shared with other jobs while this "
+             "ran (1-minute load average on 2 cores in the last column), so times are noisy "
+             "upper bounds.", "",
+             "| backend | Gaussians | image | visible | forward | forward+backward | first call | peak RSS "
+             "| load avg before/after |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for c in rep["cases"]:
         if "error" in c:
             lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | failed: {c['error']} |||||")
             continue
         lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | {c['visible']:,} | "
                      f"{fmt(c['forward_s'])} | {fmt(c.get('forward_backward_s'))} | {fmt(c['first_call_s'])} | "
-                     f"{c['peak_rss_mb']:.0f} MB |")
+                     f"{c['peak_rss_mb']:.0f} MB | {c['loadavg_1min'][0]} / {c['loadavg_1min'][1]} |")
     sp = rep["speedup_fast_vs_reference_10k"]
     lines += ["", "Speed-up of the numba backend over the pure-torch reference at 10k Gaussians: "
               + ", ".join(f"{k.replace('_s', '')} x{v:.1f}" for k, v in sp.items()), "",

@@ -1,8 +1,8 @@
 """k-means for vector-quantising attributes (SH rest codebooks), CPU, deterministic per seed.
 
 Why our own: the reference tools use GPU k-means (gsplat: torchpq/cuML) or take minutes on the
-CPU (SOG). Here: random-sample init, Lloyd iterations on an optional subsample, distances as
-||c||^2 - 2 x.c (the ||x||^2 term does not change the argmin) in float32 chunks, centroid
+CPU (SOG). Here: k-means++ init (small k) or random distinct rows (large k), Lloyd
+iterations on an optional subsample, distances as ||c||^2 - 2 x.c (the ||x||^2 term does not change the argmin) in float32 chunks, centroid
 update with index_add_ / bincount, empty clusters re-seeded from the points farthest from their
 centroid. For large k an inverted-file (IVF) assignment restricts each point to the centroids
 of a few coarse cells, which cuts the dominant N*k*D cost by ~10-40x at a small loss of recall.
@@ -19,6 +19,7 @@ from gscodec.errors import InputError
 _CHUNK_ELEMS = 1 << 23  # rows*k per distance block: 32 MB of float32
 IVF_MIN_K = 1024  # below this the exact assignment is fast enough
 IVF_NPROBE = 8
+PP_MAX_K, PP_SAMPLE = 256, 20000  # k-means++ init limits
 
 
 def _as_tensor(x, name: str = "x") -> torch.Tensor:
@@ -54,7 +55,7 @@ def _assign_ivf(x: torch.Tensor, c: torch.Tensor, nprobe: int = IVF_NPROBE) -> t
     searches only the centroids of the `nprobe` cells nearest to its own cell's centre."""
     k = c.shape[0]
     m = max(2, min(k // 4, int(math.sqrt(nprobe * k))))
-    coarse, cell_of_c = _lloyd(c, m, iters=6, gen=torch.Generator().manual_seed(12345), exact=True)
+    coarse, cell_of_c = _lloyd(c, m, iters=6, gen=torch.Generator().manual_seed(12345), exact=True, pp=False)
     used = torch.bincount(cell_of_c, minlength=coarse.shape[0]) > 0  # drop empty cells (duplicates)
     coarse, cell_of_c = coarse[used], (torch.cumsum(used.long(), 0) - 1)[cell_of_c]
     m = coarse.shape[0]
@@ -96,10 +97,30 @@ def _assign(x: torch.Tensor, c: torch.Tensor, exact: bool, prev: torch.Tensor | 
     return labels, dist
 
 
-def _lloyd(x: torch.Tensor, k: int, iters: int, gen: torch.Generator, exact: bool):
-    """Random distinct-point init then `iters` Lloyd steps; returns (centroids, labels of x)."""
+def _init(x: torch.Tensor, k: int, gen: torch.Generator, pp: bool = True) -> torch.Tensor:
+    """k-means++ (on a sample of <= PP_SAMPLE rows) for small k, where a bad start costs most;
+    distinct random rows for large k, where k-means++ (k sequential passes) is too slow."""
     n = x.shape[0]
-    c = x[torch.randperm(n, generator=gen)[:k]].clone()
+    if k > PP_MAX_K or not pp:
+        return x[torch.randperm(n, generator=gen)[:k]].clone()
+    xs = x[torch.randperm(n, generator=gen)[:PP_SAMPLE]] if n > PP_SAMPLE else x
+    c = torch.empty(k, x.shape[1])
+    c[0] = xs[int(torch.randint(0, len(xs), (1,), generator=gen))]
+    d = ((xs - c[0]) ** 2).sum(1)
+    for j in range(1, k):
+        total = d.sum()
+        if not total > 0:  # fewer distinct points than k: fill with random rows
+            c[j:] = xs[torch.randint(0, len(xs), (k - j,), generator=gen)]
+            break
+        c[j] = xs[int(torch.multinomial(d / total, 1, generator=gen))]
+        d = torch.minimum(d, ((xs - c[j]) ** 2).sum(1))
+    return c
+
+
+def _lloyd(x: torch.Tensor, k: int, iters: int, gen: torch.Generator, exact: bool, pp: bool = True):
+    """Init (see _init) then up to `iters` Lloyd steps; returns (centroids, labels of x)."""
+    n = x.shape[0]
+    c = _init(x, k, gen, pp)
     labels, dist = _assign(x, c, exact)
     for _ in range(iters):
         counts = torch.bincount(labels, minlength=k)

@@ -6,7 +6,8 @@ grid into random tiles of about 2r x 2r, draw random groups of 4 cells inside ea
 each group the best of the 24 permutations of its items onto its cells (the one that brings the
 items closest to the target there). Since each target is used once, ||x||^2 and ||t||^2 are the
 same for every permutation, so the cost is just -sum x_i . t_p(i). The inner loops are numba
-(parallel over groups, which are disjoint), so 1M items sort in well under a minute on 2 cores.
+(parallel over groups, which are disjoint; compiled once, then cached in __pycache__), and large
+blur radii are computed on a block-averaged grid; see bench/results/sort_kmeans.md for timings.
 
 Layout (how padding works): the grid is `side` = ceil(sqrt(N)) cells wide and
 rows = ceil(N / side) high. Item order[k] sits at raster cell k (row k // side, col k % side);
@@ -36,34 +37,67 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 @njit(cache=True, parallel=True)
 def _box_blur(x, w, r):  # pragma: no cover - numba
-    """Weighted box blur of x [H,W,D] (weights w [H,W], 0 on padding), half-width r, running sums."""
+    """Weighted box blur of x [H,W,D] (weights w [H,W], 0 on padding), half-width r.
+    Separable sliding-window sums in float64, both passes walking memory contiguously."""
     h, wd, dd = x.shape
-    num = np.empty((h, wd, dd), np.float32)
-    den = np.empty((h, wd), np.float32)
-    for i in prange(h):  # rows: horizontal window sums via a prefix sum
-        cs = np.zeros((wd + 1, dd + 1), np.float64)
-        for j in range(wd):
+    num = np.empty((h, wd, dd + 1), np.float64)  # last channel carries the weight sum
+    for i in prange(h):
+        acc = np.zeros(dd + 1, np.float64)
+        for j in range(min(r, wd)):
             for d in range(dd):
-                cs[j + 1, d] = cs[j, d] + x[i, j, d] * w[i, j]
-            cs[j + 1, dd] = cs[j, dd] + w[i, j]
+                acc[d] += x[i, j, d] * w[i, j]
+            acc[dd] += w[i, j]
         for j in range(wd):
-            hi, lo = min(j + r + 1, wd), max(j - r, 0)
-            for d in range(dd):
-                num[i, j, d] = cs[hi, d] - cs[lo, d]
-            den[i, j] = cs[hi, dd] - cs[lo, dd]
+            if j + r < wd:
+                for d in range(dd):
+                    acc[d] += x[i, j + r, d] * w[i, j + r]
+                acc[dd] += w[i, j + r]
+            if j - r - 1 >= 0:
+                for d in range(dd):
+                    acc[d] -= x[i, j - r - 1, d] * w[i, j - r - 1]
+                acc[dd] -= w[i, j - r - 1]
+            num[i, j, :] = acc
     out = np.empty((h, wd, dd), np.float32)
-    for j in prange(wd):  # columns: vertical window sums of the row sums
-        cs = np.zeros((h + 1, dd + 1), np.float64)
+    nb = 8  # column blocks, so the vertical pass parallelises and still reads rows contiguously
+    step = (wd + nb - 1) // nb
+    for b in prange(nb):
+        j0, j1 = b * step, min(wd, (b + 1) * step)
+        if j0 >= j1:
+            continue
+        acc = np.zeros((j1 - j0, dd + 1), np.float64)
+        for i in range(min(r, h)):
+            acc += num[i, j0:j1]
         for i in range(h):
-            for d in range(dd):
-                cs[i + 1, d] = cs[i, d] + num[i, j, d]
-            cs[i + 1, dd] = cs[i, dd] + den[i, j]
-        for i in range(h):
-            hi, lo = min(i + r + 1, h), max(i - r, 0)
-            s = max(cs[hi, dd] - cs[lo, dd], 1e-12)
-            for d in range(dd):
-                out[i, j, d] = (cs[hi, d] - cs[lo, d]) / s
+            if i + r < h:
+                acc += num[i + r, j0:j1]
+            if i - r - 1 >= 0:
+                acc -= num[i - r - 1, j0:j1]
+            for j in range(j1 - j0):
+                s = max(acc[j, dd], 1e-12)
+                for d in range(dd):
+                    out[i, j0 + j, d] = acc[j, d] / s
     return out
+
+
+def _target(gf: np.ndarray, wgt: np.ndarray, r: int) -> np.ndarray:
+    """Blurred grid [H*W,D]. Large radii blur a block-averaged grid (factor s, keeping >= 4 coarse
+    cells of radius) and upsample by repetition: same target scale at ~1/s^2 of the cost."""
+    h, w = wgt.shape
+    s = 1
+    while r // (2 * s) >= 4:
+        s *= 2
+    if s == 1:
+        return _box_blur(gf.reshape(h, w, -1), wgt, r).reshape(h * w, -1)
+    hh, ww, dd = -(-h // s) * s, -(-w // s) * s, gf.shape[1]
+    x = np.zeros((hh, ww, dd), np.float32)
+    x[:h, :w] = gf.reshape(h, w, dd) * wgt[..., None]
+    wp = np.zeros((hh, ww), np.float32)
+    wp[:h, :w] = wgt
+    xs = x.reshape(hh // s, s, ww // s, s, dd).sum((1, 3))
+    ws = wp.reshape(hh // s, s, ww // s, s).sum((1, 3))
+    xm = (xs / np.maximum(ws, 1e-12)[..., None]).astype(np.float32)
+    t = _box_blur(xm, ws, max(1, round(r / s)))
+    return np.ascontiguousarray(t.repeat(s, 0).repeat(s, 1)[:h, :w]).reshape(h * w, dd)
 
 
 def _groups(h: int, w: int, b: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -83,34 +117,41 @@ def _groups(h: int, w: int, b: int, rng: np.random.Generator) -> np.ndarray | No
     return np.ascontiguousarray(cells.reshape(-1, 4))
 
 
-@njit(cache=True, parallel=True)
-def _pass(idx, feats, target, movable, groups, perms):  # pragma: no cover - numba
+@njit(cache=True, parallel=True, fastmath=True)
+def _pass(idx, gf, target, movable, groups, perms):  # pragma: no cover - numba
     """One assignment step over `groups` [G,4]: each group takes the best of the 24 permutations
-    of its items onto its cells; updates idx (flat cell -> item) in place. Groups are disjoint."""
-    dd = feats.shape[1]
+    of its items onto its cells. idx (cell -> item) and gf (cell -> features, kept in grid order
+    for memory locality) are updated in place; groups are disjoint, so the loop is parallel."""
+    dd = gf.shape[1]
     for g in prange(groups.shape[0]):
         c = np.empty((4, 4), np.float32)
-        items = np.empty(4, np.int64)
-        for i in range(4):
-            items[i] = idx[groups[g, i]]
         for i in range(4):
             for j in range(4):
                 s = np.float32(0.0)
                 for d in range(dd):
-                    s -= feats[items[i], d] * target[groups[g, j], d]
+                    s -= gf[groups[g, i], d] * target[groups[g, j], d]
                 c[i, j] = s
         for i in range(4):
             if not movable[groups[g, i]]:  # padding stays on its own cell
                 for j in range(4):
                     if j != i:
                         c[i, j] = np.float32(1e30)
-        best, bc = 0, np.inf
-        for p in range(perms.shape[0]):  # perms[0] is the identity: ties keep the layout
+        best, bc = 0, c[0, 0] + c[1, 1] + c[2, 2] + c[3, 3]
+        for p in range(1, perms.shape[0]):  # perms[0] is the identity: ties keep the layout
             s = c[0, perms[p, 0]] + c[1, perms[p, 1]] + c[2, perms[p, 2]] + c[3, perms[p, 3]]
             if s < bc:
                 best, bc = p, s
+        if best == 0:
+            continue
+        items = np.empty(4, np.int64)
+        rows = np.empty((4, dd), np.float32)
         for i in range(4):
-            idx[groups[g, perms[best, i]]] = items[i]
+            items[i] = idx[groups[g, i]]
+            rows[i] = gf[groups[g, i]]
+        for i in range(4):
+            dst = groups[g, perms[best, i]]
+            idx[dst] = items[i]
+            gf[dst] = rows[i]
 
 
 def sort_into_grid(
@@ -120,8 +161,8 @@ def sort_into_grid(
     init_order: np.ndarray | torch.Tensor | None = None,
     start_radius: float | None = None,
     min_radius: float = 1.0,
-    radius_decay: float = 0.9,
-    passes: int = 2,
+    radius_decay: float = 0.95,
+    passes: int = 4,
     final_passes: int = 6,
     standardize: bool = True,
 ) -> tuple[np.ndarray, int]:
@@ -154,20 +195,21 @@ def sort_into_grid(
     if standardize:
         x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)
     # padding items (ids n..h*w-1, zero features) occupy the tail cells and are never moved
-    feats = np.ascontiguousarray(np.concatenate([x, np.zeros((h * w - n, x.shape[1]), np.float32)]))
+    feats = np.concatenate([x, np.zeros((h * w - n, x.shape[1]), np.float32)])
     idx = np.concatenate([order, np.arange(n, h * w, dtype=np.int64)])
+    gf = np.ascontiguousarray(feats[idx])  # features in cell order, moved along with idx
     movable = np.arange(h * w) < n
     wgt = movable.astype(np.float32).reshape(h, w)
     r = float(start_radius) if start_radius is not None else max(h, w) / 2.0
     while True:
         last = r <= min_radius
         ri = max(1, int(round(r)))
-        target = _box_blur(feats[idx].reshape(h, w, -1), wgt, ri).reshape(h * w, -1)
+        target = _target(gf, wgt, ri)
         for _ in range(final_passes if last else passes):
             g = _groups(h, w, max(2, 2 * ri), rng)
             if g is None:
                 break
-            _pass(idx, feats, target, movable, g, _PERMS)
+            _pass(idx, gf, target, movable, g, _PERMS)
         if last:
             break
         r = max(min_radius, r * radius_decay)

@@ -4,11 +4,12 @@ camera, in depth order, in chunks of pixels so memory stays bounded.
 It applies exactly the rules of gsplat's tile rasterizer (tile bounding boxes, pixel
 centres at +0.5, sigma < 0 and alpha < 1/255 skipped, alpha capped at ALPHA_MAX, stop
 before the Gaussian that would take transmittance to <= 1e-4) and is differentiable by
-autograd, so it serves as the oracle for the fast numba path and for gradcheck.
+autograd (chunks are checkpointed so backward memory stays bounded), so it serves as the oracle for the fast numba path and for gradcheck.
 """
 from __future__ import annotations
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 ALPHA_MAX = 0.999       # gsplat caps alpha at 0.999 (the INRIA code uses 0.99)
 ALPHA_MIN = 1.0 / 255.0
@@ -37,7 +38,12 @@ def composite_reference(means2d, conics, colors, opacities, depths, camera_ids, 
         chunk = max(1, _CHUNK_ELEMS // max(1, len(idx)))
         cols, alphas = [], []
         for s in range(0, pc.shape[0], chunk):
-            c_img, a_img = _composite_chunk(pc[s:s + chunk], ptile[s:s + chunk], m2, con, col, op, bb)
+            args = (pc[s:s + chunk], ptile[s:s + chunk], m2, con, col, op, bb)
+            if torch.is_grad_enabled() and any(t.requires_grad for t in (m2, con, col, op)):
+                # recompute the chunk in backward: autograd memory stays O(chunk), not O(P*M)
+                c_img, a_img = checkpoint(_composite_chunk, *args, use_reentrant=False)
+            else:
+                c_img, a_img = _composite_chunk(*args)
             cols.append(c_img)
             alphas.append(a_img)
         img = torch.cat(cols, 0) if cols else torch.zeros(0, D, dtype=dt, device=dev)

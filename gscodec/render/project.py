@@ -36,21 +36,23 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
     ], dim=-1).reshape(quats.shape[:-1] + (3, 3))
 
 
-def covariance3d(quats: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """Sigma = R S S^T R^T, [N,3,3]."""
-    m = quat_to_rotmat(quats) * scales[..., None, :]
-    return m @ m.transpose(-1, -2)
-
-
 def project(means, quats, scales, viewmats, Ks, width: int, height: int, *, eps2d: float = 0.3,
             near_plane: float = 0.01, far_plane: float = 1e10, radius_clip: float = 0.0,
-            tile_size: int = 16, covars=None) -> Projection:
-    """Project N Gaussians into C pinhole cameras (OpenCV axes, viewmats = world-to-camera)."""
-    R = viewmats[:, :3, :3]                                          # [C,3,3]
+            tile_size: int = 16) -> Projection:
+    """Project N Gaussians into C pinhole cameras (OpenCV axes, viewmats = world-to-camera).
+
+    cov2d = (J W M)(J W M)^T with M = R(q) S, written as broadcast products of 3-vectors:
+    CPU torch is several times faster this way than with millions of tiny batched matmuls.
+    """
+    W = viewmats[:, :3, :3]                                          # [C,3,3]
     t = viewmats[:, :3, 3]                                           # [C,3]
-    p = torch.einsum("cij,nj->cni", R, means) + t[:, None, :]        # [C,N,3]
-    cov = covars if covars is not None else covariance3d(quats, scales)
-    cov_c = torch.einsum("cij,njk,clk->cnil", R, cov, R)             # R Σ Rᵀ, [C,N,3,3]
+    Wc = W[:, None]                                                  # [C,1,3,3]
+    p = (Wc[..., 0] * means[None, :, 0, None] + Wc[..., 1] * means[None, :, 1, None]
+         + Wc[..., 2] * means[None, :, 2, None]) + t[:, None, :]     # [C,N,3]
+    M = (quat_to_rotmat(quats) * scales[..., None, :])[None]         # [1,N,3,3]
+    # A = W M, rows A_i [C,N,3]
+    A = [Wc[..., i, 0, None] * M[..., 0, :] + Wc[..., i, 1, None] * M[..., 1, :]
+         + Wc[..., i, 2, None] * M[..., 2, :] for i in range(3)]
 
     fx, fy = Ks[:, 0, 0][:, None], Ks[:, 1, 1][:, None]
     cx, cy = Ks[:, 0, 2][:, None], Ks[:, 1, 2][:, None]
@@ -64,11 +66,10 @@ def project(means, quats, scales, viewmats, Ks, width: int, height: int, *, eps2
     lim_yp, lim_yn = (height - cy) / fy + 0.3 * tan_fy, cy / fy + 0.3 * tan_fy
     tx = z_safe * torch.minimum(lim_xp, torch.maximum(-lim_xn, x * rz))
     ty = z_safe * torch.minimum(lim_yp, torch.maximum(-lim_yn, y * rz))
-    zero = torch.zeros_like(rz)
-    J = torch.stack([fx * rz, zero, -fx * tx * rz * rz,
-                     zero, fy * rz, -fy * ty * rz * rz], dim=-1).reshape(p.shape[:-1] + (2, 3))
-    cov2d = J @ cov_c @ J.transpose(-1, -2)                          # [C,N,2,2]
-    a0, b, c0 = cov2d[..., 0, 0], cov2d[..., 0, 1], cov2d[..., 1, 1]
+    # J = [[fx/z, 0, -fx tx/z^2], [0, fy/z, -fy ty/z^2]];  B = J A
+    B0 = (fx * rz)[..., None] * A[0] + (-fx * tx * rz * rz)[..., None] * A[2]
+    B1 = (fy * rz)[..., None] * A[1] + (-fy * ty * rz * rz)[..., None] * A[2]
+    a0, b, c0 = (B0 * B0).sum(-1), (B0 * B1).sum(-1), (B1 * B1).sum(-1)
     det_orig = a0 * c0 - b * b
     a, c = a0 + eps2d, c0 + eps2d
     det = a * c - b * b

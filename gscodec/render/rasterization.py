@@ -87,11 +87,12 @@ def rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width: 
     opac = opacities[None, :].expand(C, N)
     if rasterize_mode == "antialiased":
         opac = opac * proj.compensations
-    cols = _colors(colors, sh_degree, means, viewmats, C, N)       # [C,N,D]
     if render_mode in ("D", "ED"):
-        cols = proj.depths[..., None]
-    elif render_mode in ("RGB+D", "RGB+ED"):
-        cols = torch.cat([cols, proj.depths[..., None]], -1)
+        cols = proj.depths[..., None]                                # depth is the only channel
+    else:
+        cols = _colors(colors, sh_degree, means, viewmats, C, N)   # [C,N,D]
+        if render_mode in ("RGB+D", "RGB+ED"):
+            cols = torch.cat([cols, proj.depths[..., None]], -1)
     if backgrounds is not None and backgrounds.shape[-1] < cols.shape[-1]:
         pad = torch.zeros(C, cols.shape[-1] - backgrounds.shape[-1], dtype=backgrounds.dtype)
         backgrounds = torch.cat([backgrounds, pad], -1)

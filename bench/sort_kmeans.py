@@ -1,0 +1,202 @@
+"""Benchmark of the post-training compression building blocks (gsplat PNG-compression layout).
+
+For each scene: 3D-to-2D sort time, mean grid-neighbour distance (random / Morton / ours), and the
+total bytes of the per-attribute lossless images (means 16-bit, scales, opacity, quats, sh_dc
+8-bit) in random vs Morton vs sorted order for PNG / WebP / JXL. Then k-means timings.
+
+    python bench/sort_kmeans.py [--quick]
+Writes bench/results/sort_kmeans.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gscodec.coding.image import available_methods, encode_image  # noqa: E402
+from gscodec.coding.kmeans import kmeans, kmeans_assign  # noqa: E402
+from gscodec.coding.sort import morton_grid_order, neighbour_distance, sort_into_grid, to_grid  # noqa: E402
+from gscodec.scene import GaussianScene, load_ply  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+def attributes(scene: GaussianScene) -> dict[str, np.ndarray]:
+    """The attributes gsplat stores as images (quats sign-canonicalised, as they are decoded)."""
+    q = scene.unit_quats
+    q = torch.where(q[:, :1] < 0, -q, q)
+    return {
+        "means": scene.means.numpy(),
+        "scales": scene.log_scales.numpy(),
+        "opacity": scene.opacity_logits[:, None].numpy(),
+        "quats": q.numpy(),
+        "sh_dc": scene.sh_dc.numpy(),
+    }
+
+
+def quantise(v: np.ndarray, bits: int) -> np.ndarray:
+    lo, hi = v.min(0), v.max(0)
+    top = (1 << bits) - 1
+    q = np.round((v - lo) / np.where(hi > lo, hi - lo, 1) * top)
+    return q.astype(np.uint16 if bits > 8 else np.uint8)
+
+
+def image_bytes(attrs: dict[str, np.ndarray], order: np.ndarray, side: int) -> dict[str, int]:
+    """Total bytes per method over all attribute images (means: 16-bit; as hi/lo byte planes
+    for WebP, which is 8-bit only)."""
+    out = {}
+    for m in available_methods():
+        total = 0
+        for name, v in attrs.items():
+            img = to_grid(quantise(v, 16 if name == "means" else 8), order, side)
+            if img.shape[-1] == 1:
+                img = img[..., 0]
+            if img.dtype == np.uint16 and m == "webp":
+                planes = [(img >> 8).astype(np.uint8), (img & 255).astype(np.uint8)]
+                total += sum(len(encode_image(p, m)[0]) for p in planes)
+            else:
+                total += len(encode_image(img, m)[0])
+        out[m] = total
+    return out
+
+
+def sort_features(attrs: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([attrs[k] for k in ("means", "scales", "opacity", "quats", "sh_dc")], 1)
+
+
+def bench_scene(name: str, scene: GaussianScene, images: bool = True, **sort_kw) -> dict:
+    attrs = attributes(scene)
+    feats = sort_features(attrs)
+    fz = (feats - feats.mean(0)) / np.maximum(feats.std(0), 1e-8)
+    n = len(scene)
+    t = time.perf_counter()
+    mort, side = morton_grid_order(attrs["means"])
+    t_morton = time.perf_counter() - t
+    t = time.perf_counter()
+    ours, _ = sort_into_grid(feats, seed=0, **sort_kw)
+    t_sort = time.perf_counter() - t
+    rnd = np.random.default_rng(0).permutation(n)
+    row = {
+        "scene": name,
+        "n": n,
+        "sort_options": sort_kw or "defaults",
+        "sort_s": round(t_sort, 2),
+        "morton_s": round(t_morton, 3),
+        "nbr": {k: round(neighbour_distance(fz, o, side), 4) for k, o in (("random", rnd), ("morton", mort), ("ours", ours))},
+    }
+    if images:
+        row["bytes"] = {k: image_bytes(attrs, o, side) for k, o in (("random", rnd), ("morton", mort), ("ours", ours))}
+        row["raw_bytes_8/16bit"] = int(n * (3 * 2 + 3 + 1 + 4 + 3))
+    print(f"  {name}: n={n} sort {t_sort:.2f}s nbr {row['nbr']}", flush=True)
+    if images:
+        print(f"    bytes {row['bytes']}", flush=True)
+    return row
+
+
+def bench_kmeans(n: int, k: int, d: int = 45, **kw) -> dict:
+    """SH-rest-like data: a smooth low-rank signal plus noise (random scenes' SH rest is pure noise)."""
+    g = torch.Generator().manual_seed(0)
+    basis = torch.randn(8, d, generator=g)
+    x = torch.randn(n, 8, generator=g) @ basis * 0.05 + torch.randn(n, d, generator=g) * 0.01
+    t = time.perf_counter()
+    c, labels = kmeans(x, k, seed=0, **kw)
+    el = time.perf_counter() - t
+    xn = x.numpy()
+    mse = float(((xn - c[labels]) ** 2).sum(1).mean())
+    sub = slice(0, min(n, 20000))
+    exact = kmeans_assign(xn[sub], c)
+    row = {
+        "n": n, "k": k, "d": d, **kw, "seconds": round(el, 2), "mse": mse,
+        "var": float(((xn - xn.mean(0)) ** 2).sum(1).mean()),
+        "recall_vs_exact_assign": round(float((exact == labels[sub]).mean()), 4),
+    }
+    print(f"  kmeans {row}", flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="10k synthetic + small real only, 100k k-means")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    sort_kmeans_warmup = sort_into_grid(np.random.rand(64, 3).astype(np.float32))  # numba compile
+    del sort_kmeans_warmup
+    res = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "quick": args.quick,
+        "scenes": [],
+        "kmeans": [],
+    }
+    print("sorting + images", flush=True)
+    for n in (10_000,) if args.quick else (10_000, 100_000):
+        res["scenes"].append(bench_scene(f"random_{n // 1000}k_sh3", GaussianScene.random(n, sh_degree=3)))
+    for f in ("small_sh3.ply",) if args.quick else ("small_sh3.ply", "guitar.ply"):
+        if (DATA / f).exists():
+            res["scenes"].append(bench_scene(f, load_ply(DATA / f)))
+    if not args.quick:
+        # 1M with the faster preset (2 passes per radius, decay 0.9); defaults take ~2.5x longer
+        res["scenes"].append(
+            bench_scene("random_1M_sh0", GaussianScene.random(1_000_000), images=False, passes=2, radius_decay=0.9)
+        )
+    print("k-means", flush=True)
+    res["kmeans"].append(bench_kmeans(100_000, 4096))
+    if not args.quick:
+        res["kmeans"].append(bench_kmeans(100_000, 4096, exact=True))
+        res["kmeans"].append(bench_kmeans(1_000_000, 4096, sample=262_144))
+        res["kmeans"].append(bench_kmeans(1_000_000, 65536, sample=262_144, iters=5))
+    write(res)
+
+
+def write(res: dict) -> None:
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    suffix = "_quick" if res["quick"] else ""
+    (out / f"sort_kmeans{suffix}.json").write_text(json.dumps(res, indent=1))
+    methods = list(available_methods())
+    lines = [
+        "# 3D-to-2D sort, lossless attribute images, k-means",
+        "",
+        f"{res['date']} · {res['platform']} · {res['cpu_count']} CPUs · torch {res['torch']} "
+        f"({res['torch_threads']} threads) · `python bench/sort_kmeans.py{' --quick' if res['quick'] else ''}`",
+        "",
+        "Neighbour distance: mean L2 between adjacent grid cells of the z-scored sort features",
+        "(means, log-scales, opacity logit, quats, sh_dc). Bytes: total of the per-attribute lossless",
+        "images (means 16-bit, the rest 8-bit, min-max quantised) in that order.",
+        "",
+        "| scene | N | sort s (options) | nbr random | nbr morton | nbr ours | "
+        + " | ".join(f"{m} random | {m} morton | {m} ours" for m in methods)
+        + " |",
+        "|" + "---|" * (6 + 3 * len(methods)),
+    ]
+    for r in res["scenes"]:
+        opt = "" if r["sort_options"] == "defaults" else " (" + ", ".join(f"{k}={v}" for k, v in r["sort_options"].items()) + ")"
+        cells = [r["scene"], str(r["n"]), f"{r['sort_s']}{opt}", *(str(r["nbr"][k]) for k in ("random", "morton", "ours"))]
+        for m in methods:
+            cells += [str(r["bytes"][k][m]) if "bytes" in r else "-" for k in ("random", "morton", "ours")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| k-means N | k | D | options | seconds | MSE / variance | recall vs exact |", "|---|---|---|---|---|---|---|"]
+    for r in res["kmeans"]:
+        opts = ", ".join(f"{k}={r[k]}" for k in ("sample", "iters", "exact") if k in r) or "defaults"
+        lines.append(
+            f"| {r['n']} | {r['k']} | {r['d']} | {opts} | {r['seconds']} | {r['mse'] / r['var']:.4f} | {r['recall_vs_exact_assign']} |"
+        )
+    (out / f"sort_kmeans{suffix}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
