@@ -609,18 +609,21 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
                      f"{_fmt(r.get('bits_per_splat'), '.1f')} | {_fmt(r.get('psnr'), '.2f')} | "
                      f"{_fmt(r.get('ssim'), '.4f')} | {_fmt(r.get('encode_s'), '.2f')} | "
                      f"{_fmt(r.get('decode_s'), '.2f')} | {r.get('splats_out', '-')} | {note.strip()} |")
-        ours = [r for r in rs if r.get("sections") and r.get("status") == "ok"]
-        if ours:
+        for fam, title in (("ours", "Our sections (default preset; `gscodec info`)"),
+                           ("gsplat-png", "gsplat PNG layout sections")):
+            ours = [r for r in rs if r.get("sections") and r.get("status") == "ok" and r["family"] == fam]
+            if not ours:
+                continue
             names = []
             for r in ours:
                 names += [s for s in r["sections"] if s not in names]
-            L += ["", "Our section sizes (bytes, share of the file):", "",
+            L += ["", f"{title}: bytes (share of the file)", "",
                   "| method | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
             for r in ours:
                 cells = []
                 for s in names:
-                    b = r["sections"].get(s, {}).get("bytes")
-                    cells.append("-" if b is None else f"{b:,} ({100 * b / r['bytes']:.0f}%)")
+                    sec = r["sections"].get(s)
+                    cells.append("-" if sec is None else f"{sec['bytes']:,} ({100 * sec['bytes'] / r['bytes']:.0f}%)")
                 L.append(f"| {r['method']} | " + " | ".join(cells) + " |")
         L.append("")
     L += ["## Goals (matched PSNR)", "",
@@ -663,9 +666,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "ptc_vs_peers.json")
     ap.add_argument("--ours-timeout", type=float, default=240.0,
                     help="limit on our encode of inputs >= 300k splats (child process), seconds")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the existing .json")
     ap.add_argument("--_timing-child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_encode-child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.report_only:
+        d = json.loads(args.out.read_text())
+        write_markdown(args.out.with_suffix(".md"), d["meta"], d["rows"], matched_psnr(d["rows"]), d["timing"])
+        return 0
     if args._encode_child:
         a = args._encode_child
         _encode_child(a[0], a[1], a[2], int(a[3]), a[4] or None)

@@ -58,13 +58,16 @@ def run_case(backend: str, n: int, width: int, height: int, repeats: int, backwa
         return time.perf_counter() - t0, meta, ra
 
     out = {"backend": backend, "n": n, "width": width, "height": height, "repeats": repeats}
-    t_warm, meta, ra = once(backward)  # first call also loads / compiles the numba kernels
+    # first call also loads / compiles the numba kernels (the reference has none: forward only)
+    t_warm, meta, ra = once(backward and backend != "cpu_reference")
     out["first_call_s"] = t_warm
     out["visible"] = int((meta["radii"] > 0).all(-1).sum())
     out["mean_alpha"] = float(ra.mean())
-    out["forward_s"] = statistics.median(once(False)[0] for _ in range(repeats))
+    fwd = [once(False)[0] for _ in range(repeats)]
+    out["forward_s"], out["forward_min_s"] = statistics.median(fwd), min(fwd)
     if backward:
-        out["forward_backward_s"] = statistics.median(once(True)[0] for _ in range(repeats))
+        both = [once(True)[0] for _ in range(repeats)]
+        out["forward_backward_s"], out["forward_backward_min_s"] = statistics.median(both), min(both)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return out
 
@@ -73,7 +76,8 @@ def child(spec: dict) -> dict:
     cmd = [sys.executable, __file__, "--child", json.dumps(spec)]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
-        return {**spec, "error": (res.stderr or res.stdout).strip().splitlines()[-1:]}
+        tail = (res.stderr or res.stdout).strip().splitlines()[-1:]
+        return {**spec, "error": f"exit status {res.returncode} {' '.join(tail)}".strip()}
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -130,7 +134,7 @@ def main() -> None:
         spec = json.loads(args.child)
         print(json.dumps(run_case(**spec)))
         return
-    r = 2 if args.quick else 5
+    r = 2 if args.quick else 7
     specs = [
         dict(backend="cpu", n=10_000, width=256, height=256, repeats=r, backward=True),
         dict(backend="cpu", n=100_000, width=256, height=256, repeats=r, backward=True),
@@ -167,19 +171,25 @@ def markdown(rep: dict) -> str:
     lines = ["# Renderer benchmark", "",
              f"{m['date_utc']} - {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
              f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}", "",
-             f"Scene: {rep['scene']}. Times are medians after one warm-up call; "
+             f"Scene: {rep['scene']}. Times are medians after one warm-up call (the 'first call' "
+             "column: it also loads or compiles the numba kernels; forward+backward for cpu, forward "
+             "only for the reference); "
              f"memory: {rep['memory_metric']}. The machine was shared with other jobs while this "
              "ran (1-minute load average on 2 cores in the last column), so times are noisy "
-             "upper bounds.", "",
-             "| backend | Gaussians | image | visible | forward | forward+backward | first call | peak RSS "
+             "upper bounds; the minimum over the repeats is the best estimate of the cost on an idle "
+             "machine.", "",
+             "| backend | Gaussians | image | visible | forward median (min) | forward+backward median (min) "
+             "| first call | peak RSS "
              "| load avg before/after |",
              "|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for c in rep["cases"]:
         if "error" in c:
-            lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | failed: {c['error']} |||||")
+            lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | failed: {c['error']} ||||||")
             continue
         lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | {c['visible']:,} | "
-                     f"{fmt(c['forward_s'])} | {fmt(c.get('forward_backward_s'))} | {fmt(c['first_call_s'])} | "
+                     f"{fmt(c['forward_s'])} ({fmt(c['forward_min_s'])}) | "
+                     f"{fmt(c.get('forward_backward_s'))} ({fmt(c.get('forward_backward_min_s'))}) | "
+                     f"{fmt(c['first_call_s'])} | "
                      f"{c['peak_rss_mb']:.0f} MB | {c['loadavg_1min'][0]} / {c['loadavg_1min'][1]} |")
     sp = rep["speedup_fast_vs_reference_10k"]
     lines += ["", "Speed-up of the numba backend over the pure-torch reference at 10k Gaussians: "

@@ -1,0 +1,513 @@
+"""`gscodec bench SPEC`: run every (scene, codec, rate point) of a spec, one JSON line per job.
+
+A spec (TOML, or YAML when PyYAML is installed) looks like:
+
+    name = "builtin"                 # run name
+    out = "bench/results/builtin"    # run folder (relative to the current directory)
+    anchor = "ptc"                   # codec label BD-rates are computed against (default: first)
+    views = 12                       # orbit views, for .ply scenes (no dataset)
+    resolution = 128                 # orbit image size, for .ply scenes
+    # lpips_weights = "alex.pth"     # optional; else GSCODEC_LPIPS_WEIGHTS; else LPIPS is skipped
+
+    [train]                          # TrainConfig fields for every dataset scene
+    iterations = 1000
+
+    [[scene]]
+    name = "builtin"
+    source = "builtin"               # 'builtin[:RES]', a dataset folder or a .ply file
+    dataset = "builtin"              # dataset label: groups averages, matches published numbers
+    # downscale = 2 ; train = { iterations = 500 }   (per-scene overrides)
+
+    [[codec]]
+    label = "ptc"                    # name in tables and plots (default: the codec name)
+    name = "ptc"                     # registry name
+    config = { preset = "default" }  # fixed codec settings
+    rate_param = "quality"           # the setting that varies ...
+    rates = [1, 3, 5]                # ... over these rate points (quality levels, lambdas, ...)
+    # train_with_compression = true  # a codec trained per rate point (default: the codec says)
+
+Post-training codecs reuse ONE trained scene per (scene, training config), cached as
+`OUT/work/trained/<scene>-<hash>/scene.ply`; codecs that train with compression are trained
+per rate point. Each job encodes, decodes from the written file alone, renders the test views
+and records PSNR / SSIM / LPIPS, size, section breakdown, splat count, times and device.
+Results are appended to `OUT/results.jsonl`; a re-run skips jobs already recorded as `ok`
+with the same configuration (resume), and a failing job is recorded with its error while the
+others go on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import time
+import tomllib
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from gscodec.errors import InputError
+
+RESULTS_NAME = "results.jsonl"
+SPEC_NAME = "spec.json"
+
+
+# ---- spec ------------------------------------------------------------------------------
+@dataclass
+class SceneSpec:
+    name: str
+    source: str
+    dataset: str = ""
+    downscale: int = 1
+    train: dict = field(default_factory=dict)
+
+    @property
+    def is_ply(self) -> bool:
+        return self.source.lower().endswith(".ply")
+
+
+@dataclass
+class CodecSpec:
+    label: str
+    name: str
+    config: dict = field(default_factory=dict)
+    rate_param: str | None = None
+    rates: list = field(default_factory=lambda: [None])
+    train_with_compression: bool | None = None
+
+
+@dataclass
+class Spec:
+    name: str
+    out: str
+    scenes: list[SceneSpec]
+    codecs: list[CodecSpec]
+    train: dict = field(default_factory=dict)
+    anchor: str | None = None
+    views: int = 12
+    resolution: int = 128
+    lpips_weights: str | None = None
+    references: list[str] | None = None  # published methods to show (None: all for the dataset)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _read_spec_file(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: no such spec file")
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise InputError(f"{path}: YAML specs need PyYAML (pip install pyyaml); or write it as TOML") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InputError(f"{path}: invalid YAML ({e})") from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path}: invalid TOML ({e})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a spec must be a table/mapping at the top level")
+    return data
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", str(s)).strip("_") or "x"
+
+
+def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
+    known = {"name", "out", "scene", "scenes", "codec", "codecs", "train", "anchor", "views", "resolution",
+             "lpips_weights", "references"}
+    unknown = set(data) - known
+    if unknown:
+        raise InputError(f"spec: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    name = str(data.get("name", default_name))
+    scenes_raw = data.get("scene", data.get("scenes", []))
+    codecs_raw = data.get("codec", data.get("codecs", []))
+    if not scenes_raw:
+        raise InputError("spec: no [[scene]] entries")
+    if not codecs_raw:
+        raise InputError("spec: no [[codec]] entries")
+    scenes = []
+    for i, s in enumerate(scenes_raw):
+        if isinstance(s, str):
+            s = {"source": s}
+        if "source" not in s:
+            raise InputError(f"spec: scene {i} has no 'source'")
+        bad = set(s) - {f.name for f in dataclasses.fields(SceneSpec)}
+        if bad:
+            raise InputError(f"spec: scene {i}: unknown keys {', '.join(sorted(bad))}")
+        src = str(s["source"])
+        sname = str(s.get("name") or Path(src).stem or src)
+        scenes.append(SceneSpec(name=sname, source=src, dataset=str(s.get("dataset") or sname),
+                                downscale=int(s.get("downscale", 1)), train=dict(s.get("train", {}))))
+    codecs = []
+    for i, c in enumerate(codecs_raw):
+        if isinstance(c, str):
+            c = {"name": c}
+        if "name" not in c:
+            raise InputError(f"spec: codec {i} has no 'name'")
+        bad = set(c) - {f.name for f in dataclasses.fields(CodecSpec)}
+        if bad:
+            raise InputError(f"spec: codec {i}: unknown keys {', '.join(sorted(bad))}")
+        rates = c.get("rates")
+        rate_param = c.get("rate_param")
+        if rates is None:
+            rates = [None]
+        elif rate_param is None:
+            raise InputError(f"spec: codec {i} lists rates but no rate_param (e.g. 'quality' or 'lambda')")
+        if not isinstance(rates, list) or not rates:
+            raise InputError(f"spec: codec {i}: rates must be a non-empty list")
+        codecs.append(CodecSpec(label=str(c.get("label") or c["name"]), name=str(c["name"]),
+                                config=dict(c.get("config", {})), rate_param=rate_param, rates=list(rates),
+                                train_with_compression=c.get("train_with_compression")))
+    for what, labels in (("scene", [s.name for s in scenes]), ("codec", [c.label for c in codecs])):
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise InputError(f"spec: duplicate {what} names {', '.join(sorted(dup))} (give each a label)")
+    anchor = data.get("anchor")
+    if anchor is not None and anchor not in [c.label for c in codecs]:
+        raise InputError(f"spec: anchor {anchor!r} is not a codec label")
+    return Spec(name=name, out=str(data.get("out") or f"runs/bench/{_slug(name)}"), scenes=scenes, codecs=codecs,
+                train=dict(data.get("train", {})), anchor=anchor, views=int(data.get("views", 12)),
+                resolution=int(data.get("resolution", 128)), lpips_weights=data.get("lpips_weights") or None,
+                references=data.get("references"))
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    return spec_from_dict(_read_spec_file(path), default_name=path.stem)
+
+
+# ---- jobs ------------------------------------------------------------------------------
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Job:
+    scene: SceneSpec
+    codec: CodecSpec
+    rate: object
+    train_config: dict  # resolved TrainConfig fields ({} for .ply scenes)
+    codec_config: dict  # fixed config + the rate point
+    trains: bool  # trains with compression (per rate point)
+
+    @property
+    def rate_label(self) -> str:
+        return "-" if self.codec.rate_param is None else f"{self.codec.rate_param}={self.rate}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.scene.name}|{self.codec.label}|{self.rate_label}"
+
+    @property
+    def config_hash(self) -> str:
+        return _hash({"source": self.scene.source, "downscale": self.scene.downscale, "train": self.train_config,
+                      "codec": self.codec.name, "codec_config": self.codec_config, "trains": self.trains})
+
+    @property
+    def slug(self) -> str:
+        return _slug(f"{self.scene.name}-{self.codec.label}-{self.rate_label}")
+
+
+def _codec_trains(codec: CodecSpec) -> bool:
+    if codec.train_with_compression is not None:
+        return bool(codec.train_with_compression)
+    try:
+        from gscodec.codecs.registry import _REGISTRY, _load_builtin
+
+        _load_builtin()
+        cls = _REGISTRY.get(codec.name)
+    except Exception:  # an unknown codec fails in its jobs, with the registry's message
+        cls = None
+    return bool(getattr(cls, "trains_with_compression", False))
+
+
+def expand_jobs(spec: Spec) -> list[Job]:
+    from gscodec.train.config import TrainConfig
+
+    jobs = []
+    for s in spec.scenes:
+        train_cfg = {} if s.is_ply else TrainConfig.from_dict({**spec.train, **s.train}).to_dict()
+        for c in spec.codecs:
+            trains = _codec_trains(c)
+            for r in c.rates:
+                cfg = dict(c.config)
+                if c.rate_param is not None:
+                    cfg[c.rate_param] = r
+                jobs.append(Job(s, c, r, train_cfg, cfg, trains))
+    return jobs
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Every record of a results file, in order (a torn last line from a crash is ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def latest_records(records: list[dict]) -> dict[str, dict]:
+    """key -> the last record of that job (a re-run supersedes earlier records)."""
+    last: dict[str, dict] = {}
+    for r in records:
+        if "key" in r:
+            last[r["key"]] = r
+    return last
+
+
+def _append(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ---- the real job --------------------------------------------------------------------------
+class Context:
+    """Shared state of one bench run: loaded datasets and trained scenes are reused by jobs."""
+
+    def __init__(self, spec: Spec, out_dir: Path, progress: bool = False):
+        self.spec, self.out, self.progress = spec, out_dir, progress
+        self.work = out_dir / "work"
+        self._datasets: dict = {}
+        self._trained: dict = {}
+
+    def dataset(self, scene: SceneSpec):
+        from gscodec.data.load import load_dataset
+
+        k = (scene.source, scene.downscale)
+        if k not in self._datasets:
+            self._datasets[k] = load_dataset(scene.source, downscale=scene.downscale)
+        return self._datasets[k]
+
+    def trained(self, scene: SceneSpec, train_config: dict):
+        """(GaussianScene, info dict), training once per (scene, training config), cached on disk."""
+        from gscodec.scene import load_ply, save_ply
+        from gscodec.train.config import TrainConfig
+        from gscodec.train.trainer import Trainer
+        from gscodec.utils.io import atomic_write_text
+
+        h = _hash({"source": scene.source, "downscale": scene.downscale, "train": train_config})
+        k = (scene.name, h)
+        if k in self._trained:
+            return self._trained[k]
+        d = self.work / "trained" / f"{_slug(scene.name)}-{h}"
+        ply, info_path = d / "scene.ply", d / "train.json"
+        if ply.is_file() and info_path.is_file():
+            info = json.loads(info_path.read_text())
+            info["cached"] = True
+            self._trained[k] = (load_ply(ply), info)
+            return self._trained[k]
+        ds = self.dataset(scene)
+        cfg = TrainConfig.from_dict(train_config)
+        trainer = Trainer(ds, cfg, d)
+        t0 = time.perf_counter()
+        trainer.train(progress=self.progress)
+        train_seconds = time.perf_counter() - t0
+        model = trainer.model.export()
+        save_ply(model, ply)
+        m = evaluate_views(model, ds, self.spec.lpips_weights)
+        info = {"train_seconds": train_seconds, "train_iterations": int(trainer.step), "splats": len(model),
+                "bytes": ply.stat().st_size, "psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"],
+                "device": str(trainer.device)}
+        atomic_write_text(info_path, json.dumps(info, indent=2))
+        info["cached"] = False
+        self._trained[k] = (model, info)
+        return self._trained[k]
+
+
+def evaluate_views(scene, ds, lpips_weights: str | None = None) -> dict:
+    """Mean PSNR / SSIM / LPIPS (None without weights) of `scene` on the dataset's test views."""
+    import numpy as np
+    import torch
+
+    from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
+    from gscodec.render import render
+
+    ps, ss, lp, note = [], [], [], None
+    for i in ds.test_indices:
+        with torch.no_grad():
+            img = render(scene, ds.cameras[i], background=ds.background).image.clamp(0, 1)
+        gt = ds.image(i)
+        ps.append(float(psnr(img, gt)))
+        ss.append(float(ssim(img, gt)))
+        if note is None:
+            try:
+                lp.append(float(lpips(img, gt, weights=lpips_weights)))
+            except LpipsUnavailable as e:
+                note, lp = str(e), []
+    if not ps:
+        raise InputError("the dataset has no test views to evaluate on")
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "lpips": float(np.mean(lp)) if lp else None,
+            "views": len(ps), "lpips_note": note}
+
+
+def _sections(data: bytes) -> list[dict]:
+    from gscodec.codecs.info import gsz_summary
+
+    return [{"name": r["name"], "bytes": int(r["bytes"])} for r in gsz_summary(data)["sections"]]
+
+
+def run_job(job: Job, ctx: Context) -> dict:
+    """Train (or load) -> encode -> decode from the file alone -> test-view metrics."""
+    from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.utils.io import atomic_write_bytes
+
+    job_dir = ctx.work / "jobs" / job.slug
+    job_dir.mkdir(parents=True, exist_ok=True)
+
+    if job.trains:  # trained with compression: one training per rate point
+        if job.scene.is_ply:
+            raise InputError(f"codec {job.codec.name!r} trains with compression; it needs a dataset, not a .ply")
+        from gscodec.train.config import TrainConfig
+        from gscodec.train.run import train_and_compress
+
+        ds = ctx.dataset(job.scene)
+        res = train_and_compress(ds, TrainConfig.from_dict(job.train_config), job_dir, codec=job.codec.name,
+                                 codec_config=job.codec_config, progress=ctx.progress)
+        m = res.metrics
+        data = (job_dir / "scene.gsz").read_bytes()
+        return {"psnr": m["compressed"]["psnr"], "ssim": m["compressed"]["ssim"], "lpips": m.get("lpips"),
+                "lpips_note": m.get("lpips_note"), "bytes": len(data), "sections": _sections(data),
+                "splats": m["decoded_splats"], "encode_seconds": m["encode_seconds"],
+                "decode_seconds": m["decode_seconds"], "train_seconds": m["train_seconds"], "train_shared": False,
+                "train_iterations": m.get("train_iterations"), "device": m.get("device", "cpu"),
+                "views": len(ds.test_indices), "reference": "ground truth",
+                "uncompressed": {"psnr": m["uncompressed"]["psnr"], "ssim": m["uncompressed"]["ssim"],
+                                 "bytes": m["uncompressed"]["bytes"], "splats": m["splats"]}}
+
+    if job.scene.is_ply:
+        from gscodec.scene import load_ply
+
+        src = Path(job.scene.source)
+        if not src.is_file():
+            raise InputError(f"{src}: no such .ply")
+        scene = load_ply(src)
+        info = {"train_seconds": None, "train_iterations": None, "splats": len(scene), "bytes": src.stat().st_size,
+                "psnr": math.inf, "ssim": 1.0, "lpips": 0.0, "device": "cpu"}
+    else:
+        scene, info = ctx.trained(job.scene, job.train_config)
+
+    codec = get_codec(job.codec.name, **job.codec_config)
+    t0 = time.perf_counter()
+    data = codec.encode(scene)
+    encode_seconds = time.perf_counter() - t0
+    gsz = job_dir / "scene.gsz"
+    atomic_write_bytes(gsz, data)
+    blob = gsz.read_bytes()  # decode from the file alone
+    t0 = time.perf_counter()
+    decoded = decode_bytes(blob)
+    decode_seconds = time.perf_counter() - t0
+
+    if job.scene.is_ply:
+        from gscodec.eval.compare import auto_orbit, compare_scenes
+
+        cams = auto_orbit(scene, ctx.spec.views, ctx.spec.resolution)
+        m = compare_scenes(scene, decoded, cams, lpips_weights=ctx.spec.lpips_weights, progress=False)
+        m = {"psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"], "views": len(cams),
+             "lpips_note": None if m["lpips"] is not None else "no LPIPS weights"}
+        reference = "reference renders (orbit)"
+    else:
+        m = evaluate_views(decoded, ctx.dataset(job.scene), ctx.spec.lpips_weights)
+        reference = "ground truth"
+    return {"psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"], "lpips_note": m.get("lpips_note"),
+            "bytes": len(blob), "sections": _sections(blob), "splats": len(decoded),
+            "encode_seconds": encode_seconds, "decode_seconds": decode_seconds,
+            "train_seconds": info["train_seconds"], "train_shared": info["train_seconds"] is not None,
+            "train_iterations": info["train_iterations"], "device": info.get("device", "cpu"),
+            "views": m["views"], "reference": reference,
+            "uncompressed": {"psnr": info["psnr"], "ssim": info["ssim"], "lpips": info.get("lpips"),
+                             "bytes": info["bytes"], "splats": info["splats"]}}
+
+
+# ---- the run -----------------------------------------------------------------------------
+JobFn = Callable[[Job, Context], dict]
+
+
+def _environment() -> dict:
+    import torch
+
+    from gscodec import __version__
+
+    return {"gscodec": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "machine": platform.machine(), "threads": torch.get_num_threads()}
+
+
+def run_bench(spec: Spec, out_dir: str | Path | None = None, *, job_fn: JobFn | None = None,
+              retry_failed: bool = True, progress: bool = False, log: Callable[[str], None] | None = print,
+              dry_run: bool = False) -> dict:
+    """Run (or resume) every job of `spec`; returns {'results': path, 'ran', 'skipped', 'failed'}."""
+    out = Path(out_dir or spec.out)
+    jobs = expand_jobs(spec)
+    results = out / RESULTS_NAME
+    done = latest_records(read_results(results))
+    log = log or (lambda s: None)
+    todo = []
+    for j in jobs:
+        prev = done.get(j.key)
+        if prev and prev.get("config_hash") == j.config_hash and (
+                prev.get("status") == "ok" or (prev.get("status") == "error" and not retry_failed)):
+            continue
+        todo.append(j)
+    summary = {"results": results, "jobs": len(jobs), "ran": 0, "skipped": len(jobs) - len(todo), "failed": 0}
+    if dry_run:
+        for j in jobs:
+            log(f"{'run ' if j in todo else 'skip'}  {j.key}  ({'train+codec' if j.trains else 'post-training'})")
+        return summary
+    out.mkdir(parents=True, exist_ok=True)
+    from gscodec.utils.io import atomic_write_text
+
+    atomic_write_text(out / SPEC_NAME, json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
+    if summary["skipped"]:
+        log(f"resume: {summary['skipped']} of {len(jobs)} jobs already done in {results}")
+    ctx = Context(spec, out, progress=progress)
+    fn = job_fn or run_job
+    env = _environment()
+    for n, j in enumerate(todo, 1):
+        base = {"key": j.key, "config_hash": j.config_hash, "run": spec.name, "scene": j.scene.name,
+                "source": j.scene.source, "dataset": j.scene.dataset, "codec": j.codec.label,
+                "codec_name": j.codec.name, "codec_config": j.codec_config, "rate_param": j.codec.rate_param,
+                "rate": j.rate, "trains_with_compression": j.trains, "train_config": j.train_config, "env": env}
+        log(f"[{n}/{len(todo)}] {j.key} ...")
+        t0 = time.perf_counter()
+        try:
+            metrics = fn(j, ctx)
+            rec = {**base, "status": "ok", **metrics}
+        except Exception as e:  # recorded; the other jobs go on
+            tb = traceback.format_exc().strip().splitlines()
+            rec = {**base, "status": "error", "error": f"{type(e).__name__}: {e}", "traceback": tb[-15:]}
+            summary["failed"] += 1
+        rec["job_seconds"] = time.perf_counter() - t0
+        rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _append(results, rec)
+        summary["ran"] += 1
+        if rec["status"] == "ok":
+            log(f"    ok: {rec.get('bytes', 0):,} B, PSNR {rec.get('psnr', float('nan')):.2f} dB, "
+                f"SSIM {rec.get('ssim', float('nan')):.4f}  ({rec['job_seconds']:.1f} s)")
+        else:
+            log(f"    FAILED: {rec['error']}")
+    return summary
+
+
+__all__ = ["CodecSpec", "Context", "Job", "SceneSpec", "Spec", "evaluate_views", "expand_jobs", "latest_records",
+           "load_spec", "read_results", "run_bench", "run_job", "spec_from_dict"]

@@ -1,0 +1,319 @@
+"""The viewer: a viser server showing one or two scene sources, with a compression panel."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import torch
+
+from gscodec.errors import InputError
+from gscodec.viewer.cameras import (camera_from_view, camera_pose, matching_camera, rotmat_to_wxyz,
+                                    vertical_fov)
+from gscodec.viewer.panel import dataset_markdown, source_markdown
+from gscodec.viewer.sources import SceneSource
+from gscodec.viewer.splats import scene_to_splats
+
+DEFAULT_PORT = 8080
+LETTERS = "AB"
+SIDE_BY_SIDE = "A | B side by side"
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port (SO_REUSEADDR, as viser's server binds, so
+    connections of an earlier run lingering in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def choose_port(host: str, port: int | None) -> tuple[int, str | None]:
+    """(port to use, note). An explicit busy port is an error naming a free alternative; the
+    default port falls back to a free one with a note."""
+    want = DEFAULT_PORT if port is None else port
+    if not 0 <= want <= 65535:
+        raise InputError(f"--port must be 0..65535, got {want}")
+    if want == 0 or port_free(host, want):
+        return want, None
+    alt = free_port(host)
+    if port is not None:
+        raise InputError(f"port {want} on {host} is in use (another viewer?); try --port {alt}")
+    return alt, f"port {want} is in use; using {alt} instead (choose one with --port)"
+
+
+def _import_viser():
+    try:
+        import viser
+    except ImportError:
+        raise InputError("the viewer needs viser: pip install 'gscodec[viewer]' (or pip install viser)") from None
+    return viser
+
+
+class Viewer:
+    """Serve `sources` (one or two) at http://host:port. With a dataset, the panel jumps to its
+    cameras and shows the PSNR of the shown scene against the ground truth at a matching view."""
+
+    def __init__(self, sources: list[SceneSource], dataset=None, *, host: str = "127.0.0.1",
+                 port: int | None = None, up: np.ndarray | None = None, verbose: bool = True):
+        if not 1 <= len(sources) <= 2:
+            raise InputError(f"the viewer shows one or two scenes, got {len(sources)}")
+        self.sources, self.dataset, self.host, self.verbose = list(sources), dataset, host, verbose
+        self.port, note = choose_port(host, port)
+        if note and verbose:
+            print(f"note: {note}")
+        self.server = None
+        self.handles: list = []
+        self.show = 0  # index into sources, or -1 for side by side
+        self._psnr_cache: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        first = sources[0].splats(None)
+        self.centre, self.radius = _frame(first)
+        self.up = _up_vector(up, dataset)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "Viewer":
+        viser = _import_viser()
+        self.server = viser.ViserServer(host=self.host, port=self.port, label="gscodec view",
+                                        verbose=False)
+        self.port = int(self.server.get_port())
+        self.server.scene.set_up_direction(tuple(float(v) for v in self.up))
+        self._set_initial_camera()
+        self._add_splats()
+        self._build_panel()
+        self.server.on_client_connect(self._on_connect)
+        if self.verbose:
+            print(f"gscodec view: {self.url}  (Ctrl-C to stop)")
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None and not self._stopped.is_set():
+            self._stopped.set()
+            self.server.stop()
+
+    def serve_forever(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            if self.verbose:
+                print("\nstopping the viewer")
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "Viewer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- scene -------------------------------------------------------------------------------
+    def start_at(self, index: int) -> None:
+        """Open new clients at dataset camera `index` (call before start())."""
+        self._start_index = index
+
+    def _set_initial_camera(self) -> None:
+        index = getattr(self, "_start_index", None)
+        if index is not None:
+            cam = self.dataset.cameras[index]
+            r, pos = camera_pose(cam)
+            ic = self.server.initial_camera
+            ic.position = tuple(pos)
+            ic.look_at = tuple(pos + r[:, 2] * max(self.radius, 1e-6))
+            ic.up_direction = tuple(-r[:, 1])
+            ic.fov = float(vertical_fov(cam))
+            return
+        up = self.up
+        side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        side /= np.linalg.norm(side)
+        direction = side * np.cos(np.radians(30)) + up * np.sin(np.radians(30))
+        fov = np.radians(50.0)
+        dist = self.radius / np.sin(fov / 2) * 1.1
+        cam = self.server.initial_camera
+        cam.position = tuple(self.centre + direction * dist)
+        cam.look_at = tuple(self.centre)
+        cam.up_direction = tuple(up)
+        cam.fov = float(fov)
+
+    def _add_splats(self, camera=None) -> None:
+        offset = self._side_offset()
+        for i, src in enumerate(self.sources):
+            s = scene_to_splats(src.splats(camera))
+            h = self.server.scene.add_gaussian_splats(
+                f"/splats/{LETTERS[i]}", centers=s.centers, covariances=s.covariances,
+                rgbs=s.rgbs, opacities=s.opacities, visible=self._visible(i),
+                position=tuple(offset) if (i == 1 and self.show == -1) else (0.0, 0.0, 0.0))
+            if i < len(self.handles):
+                self.handles[i] = h
+            else:
+                self.handles.append(h)
+
+    def _visible(self, i: int) -> bool:
+        return self.show == -1 or self.show == i
+
+    def _side_offset(self) -> np.ndarray:
+        """Where B goes in side-by-side mode: beside A, across the view's horizontal axis."""
+        right = np.cross(self.up, [1.0, 0.0, 0.0] if abs(self.up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        right = np.cross(right / np.linalg.norm(right), self.up)
+        return right * 2.2 * self.radius
+
+    def set_show(self, show: int) -> None:
+        """0 / 1: show A / B alone (same camera); -1: both, side by side."""
+        self.show = show
+        for i, h in enumerate(self.handles):
+            h.visible = self._visible(i)
+            h.position = tuple(self._side_offset()) if (i == 1 and show == -1) else (0.0, 0.0, 0.0)
+        self._refresh_psnr_all()
+
+    # ---- panel -------------------------------------------------------------------------------
+    def _build_panel(self) -> None:
+        gui = self.server.gui
+        if len(self.sources) == 2:
+            names = [f"{LETTERS[i]}: {s.name}" for i, s in enumerate(self.sources)]
+            self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE], initial_value=names[0])
+            toggle = gui.add_button("Toggle A / B")
+
+            @self._show_dd.on_update
+            def _(_ev) -> None:
+                v = self._show_dd.value
+                self.set_show(-1 if v == SIDE_BY_SIDE else names.index(v))
+
+            @toggle.on_click
+            def _(_ev) -> None:
+                self._show_dd.value = names[1 if self.show == 0 else 0]
+        if self.dataset is not None:  # on top, where it stays visible
+            self._psnr_md = gui.add_markdown("PSNR: move to a dataset camera")
+        for i, src in enumerate(self.sources):
+            label = f"{LETTERS[i]}: {src.name}" if len(self.sources) == 2 else src.name
+            with gui.add_folder(label):
+                gui.add_markdown(source_markdown(src.info()))
+        if self.dataset is not None:
+            self._build_dataset_panel()
+
+    def _build_dataset_panel(self) -> None:
+        gui, ds = self.server.gui, self.dataset
+        with gui.add_folder(f"Cameras: {ds.name or 'dataset'}"):
+            gui.add_markdown(dataset_markdown(ds))
+            for split, idx in (("train", ds.train_indices), ("test", ds.test_indices)):
+                if not idx:
+                    continue
+                opts = [_cam_label(ds, i) for i in idx]
+                dd = gui.add_dropdown(f"{split} view", options=opts, initial_value=opts[0])
+                btn = gui.add_button(f"Go to {split} camera")
+                btn.on_click(self._goto_handler(dd, opts, idx))
+
+    def _goto_handler(self, dd, opts, idx):
+        def handler(ev) -> None:
+            i = idx[opts.index(dd.value)]
+            clients = [ev.client] if ev.client is not None else list(self.server.get_clients().values())
+            for client in clients:
+                self.goto_camera(client, i)
+        return handler
+
+    def goto_camera(self, client, index: int) -> None:
+        cam = self.dataset.cameras[index]
+        r, pos = camera_pose(cam)
+        with client.atomic():
+            client.camera.fov = float(vertical_fov(cam))
+            client.camera.up_direction = tuple(-r[:, 1])
+            client.camera.position = tuple(pos)
+            client.camera.look_at = tuple(pos + r[:, 2] * max(self.radius, 1e-6))
+            client.camera.wxyz = tuple(rotmat_to_wxyz(r))
+        self._update_psnr(index)
+
+    # ---- per-client camera updates -----------------------------------------------------------
+    def _on_connect(self, client) -> None:
+        client.camera.on_update(self._on_camera)
+
+    def _on_camera(self, camera) -> None:
+        if any(s.view_dependent for s in self.sources):
+            self._refresh_view_dependent(camera)
+        if self.dataset is not None:
+            i = matching_camera(self.dataset.cameras, camera.wxyz, camera.position, self.radius)
+            self._update_psnr(i)
+
+    def _refresh_view_dependent(self, camera) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # one refresh at a time; the next camera message triggers the next
+        try:
+            cam = camera_from_view(camera.wxyz, camera.position, camera.fov,
+                                   camera.image_width or 640, camera.image_height or 480)
+            self._add_splats(cam)
+        finally:
+            self._lock.release()
+
+    def _refresh_psnr_all(self) -> None:
+        if self.dataset is None:
+            return
+        for client in self.server.get_clients().values():
+            self._on_camera(client.camera)
+
+    def _update_psnr(self, index: int | None) -> None:
+        md = getattr(self, "_psnr_md", None)
+        if md is None:
+            return
+        if index is None:
+            md.content = "PSNR: the view matches no dataset camera (use the buttons above)"
+            return
+        if self.show == -1:
+            md.content = f"PSNR: at {_cam_label(self.dataset, index)} — pick A or B to measure"
+            return
+        value = self.psnr(self.show, index)
+        letter = LETTERS[self.show] if len(self.sources) == 2 else ""
+        md.content = f"PSNR {letter} vs ground truth at {_cam_label(self.dataset, index)}: **{value:.2f} dB**"
+
+    def psnr(self, source_index: int, cam_index: int) -> float:
+        """PSNR of our render of a source at a dataset camera against its ground-truth image."""
+        key = (source_index, cam_index)
+        if key not in self._psnr_cache:
+            from gscodec.eval.metrics import psnr
+            from gscodec.render import render
+
+            cam = self.dataset.cameras[cam_index]
+            scene = self.sources[source_index].splats(cam)
+            with torch.no_grad():
+                img = render(scene, cam, background=self.dataset.background).image.clamp(0, 1)
+            self._psnr_cache[key] = float(psnr(img.cpu(), self.dataset.image(cam_index)))
+        return self._psnr_cache[key]
+
+
+def _cam_label(ds, i: int) -> str:
+    name = ds.cameras[i].name
+    return f"#{i} {name}" if name else f"#{i}"
+
+
+def _frame(scene) -> tuple[np.ndarray, float]:
+    xyz = scene.means.detach().cpu().double()
+    if len(xyz) == 0:
+        return np.zeros(3), 1.0
+    centre = xyz.median(0).values
+    radius = float(torch.quantile((xyz - centre).norm(dim=1).float(), 0.9)) if len(xyz) > 1 else 1.0
+    return centre.numpy(), max(radius, 1e-6)
+
+
+def _up_vector(up, dataset) -> np.ndarray:
+    if up is not None:
+        v = np.asarray(up, np.float64)
+    elif dataset is not None and dataset.cameras:
+        v = np.mean([-camera_pose(c)[0][:, 1] for c in dataset.cameras], axis=0)
+        if np.linalg.norm(v) < 1e-6:
+            v = np.array([0.0, 0.0, 1.0])
+    else:
+        v = np.array([0.0, 0.0, 1.0])
+    return v / np.linalg.norm(v)

@@ -1,0 +1,187 @@
+"""Screenshots of the viewer page with headless Chromium, driven over the DevTools protocol.
+
+viser draws the splats with WebGL in the browser; without a GPU, Chromium's SwiftShader
+(software WebGL) does it. No selenium / chromedriver needed: the DevTools websocket is enough.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gscodec.errors import GscodecError
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+# viser's toasts (e.g. "Software WebGL rendering detected") would cover part of the capture
+HIDE_NOTIFICATIONS = ("document.querySelectorAll('[class*=\"Notification\"]')"
+                      ".forEach(e => e.style.display = 'none'); true")
+
+
+class BrowserError(GscodecError):
+    """Headless Chromium is missing, failed to start, or the page never got ready."""
+
+
+def find_chromium() -> str | None:
+    env = os.environ.get("GSCODEC_CHROMIUM")
+    if env:
+        return env
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def colour_fraction(rgb: np.ndarray, min_saturation: float = 0.25, min_value: float = 0.15) -> float:
+    """Share of pixels that are clearly coloured (not white / grey / black UI)."""
+    x = rgb[..., :3].astype(np.float32) / 255.0
+    mx, mn = x.max(-1), x.min(-1)
+    sat = (mx - mn) / np.maximum(mx, 1e-6)
+    return float(((sat > min_saturation) & (mx > min_value)).mean())
+
+
+def distinct_hues(rgb: np.ndarray, bins: int = 12, min_share: float = 0.001) -> int:
+    """How many of `bins` hue bins hold at least `min_share` of the pixels (coloured ones only)."""
+    x = rgb[..., :3].astype(np.float32) / 255.0
+    mx, mn = x.max(-1), x.min(-1)
+    col = ((mx - mn) / np.maximum(mx, 1e-6) > 0.25) & (mx > 0.15)
+    if not col.any():
+        return 0
+    r, g, b = (x[..., i][col] for i in range(3))
+    d = np.maximum(mx[col] - mn[col], 1e-6)
+    h = np.where(mx[col] == r, ((g - b) / d) % 6, np.where(mx[col] == g, (b - r) / d + 2, (r - g) / d + 4))
+    counts = np.bincount(np.clip((h / 6 * bins).astype(int), 0, bins - 1), minlength=bins)
+    return int((counts >= min_share * rgb.shape[0] * rgb.shape[1]).sum())
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+class _DevTools:
+    def __init__(self, ws_url: str):
+        from websockets.sync.client import connect
+
+        self.ws = connect(ws_url, max_size=None, open_timeout=20)
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, timeout: float = 60.0, **params) -> dict:
+        i = next(self._ids)
+        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if msg.get("id") == i:
+                if "error" in msg:
+                    raise BrowserError(f"DevTools {method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def chromium_args(exe: str, profile: str, width: int, height: int) -> list[str]:
+    return [exe, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
+            "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-quic",
+            "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-extensions",
+            "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars",
+            f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+
+
+def screenshot(url: str, out: str | Path, *, width: int = 1280, height: int = 800,
+               timeout: float = 60.0, ready: Callable[[np.ndarray], bool] | None = None,
+               settle: int = 2, interval: float = 1.0) -> np.ndarray:
+    """Open `url` in headless Chromium, capture the page every `interval` s until `ready(rgb)`
+    holds for `settle` captures in a row, write the last capture to `out` (PNG), return it.
+    Raises BrowserError when Chromium is missing or `timeout` passes (the last capture is
+    still written, for diagnosis)."""
+    exe = find_chromium()
+    if exe is None:
+        raise BrowserError("Chromium not found (apt-get install chromium, or set GSCODEC_CHROMIUM)")
+    ready = ready or (lambda rgb: colour_fraction(rgb) > 0.01)
+    out = Path(out)
+    profile = tempfile.mkdtemp(prefix="gscodec-chromium-")
+    log = tempfile.TemporaryFile()  # Chromium is chatty; a pipe nobody reads could block it
+    proc = subprocess.Popen(chromium_args(exe, profile, width, height),
+                            stdout=subprocess.DEVNULL, stderr=log)
+    tools = None
+    try:
+        tools = _DevTools(_page_ws_url(proc, Path(profile), log, deadline=time.monotonic() + 30))
+        tools.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                   deviceScaleFactor=1, mobile=False)
+        tools.call("Page.enable")
+        tools.call("Page.navigate", url=url)
+        deadline, streak, png = time.monotonic() + timeout, 0, None
+        while True:
+            time.sleep(interval)
+            tools.call("Runtime.evaluate", expression=HIDE_NOTIFICATIONS)
+            png = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+            rgb = decode_png(png)
+            streak = streak + 1 if ready(rgb) else 0
+            if streak >= settle or time.monotonic() > deadline:
+                break
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(png)
+        if streak < settle:
+            raise BrowserError(f"the viewer page at {url} did not show the splats within "
+                               f"{timeout:.0f} s (last capture: {out})")
+        return rgb
+    finally:
+        if tools is not None:
+            try:
+                tools.call("Browser.close", timeout=5)
+            except Exception:
+                pass
+            tools.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _page_ws_url(proc: subprocess.Popen, profile: Path, log, deadline: float) -> str:
+    """Wait for Chromium's DevToolsActivePort file, then return the first page's websocket."""
+    port_file = profile / "DevToolsActivePort"
+    while not port_file.is_file() or not port_file.read_text().strip():
+        if proc.poll() is not None:
+            log.seek(0)
+            err = log.read().decode(errors="replace")[-2000:]
+            raise BrowserError(f"Chromium exited with code {proc.returncode}: {err}")
+        if time.monotonic() > deadline:
+            raise BrowserError("Chromium did not open its DevTools port within 30 s")
+        time.sleep(0.2)
+    port = int(port_file.read_text().split()[0])
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
+                pages = [t for t in json.load(r) if t.get("type") == "page"]
+            if pages:
+                return pages[0]["webSocketDebuggerUrl"]
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise BrowserError("Chromium opened no page to drive")
+        time.sleep(0.2)

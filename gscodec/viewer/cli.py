@@ -1,0 +1,83 @@
+"""`gscodec view FILE [FILE2]`: a local web viewer (viser; the browser renders the splats)."""
+from __future__ import annotations
+
+from gscodec.errors import InputError
+
+UP_AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
+           "+z": (0, 0, 1), "-z": (0, 0, -1)}
+
+
+def register(sub) -> None:
+    s = sub.add_parser("view", help="open a .ply / .gsz (or two, to compare) in a local web viewer")
+    s.add_argument("file", help=".ply or .gsz (a .gsz is decoded on load)")
+    s.add_argument("file2", nargs="?", default=None,
+                   help="a second scene (e.g. the decoded one) to toggle with, from the same camera")
+    s.add_argument("--port", type=int, default=None,
+                   help="port to serve on (default 8080, or a free one when 8080 is busy)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; 0.0.0.0 to serve the network)")
+    s.add_argument("--cameras", default=None,
+                   help="dataset (folder or 'builtin[:RES]'): jump to its train/test cameras, "
+                        "PSNR against its images")
+    s.add_argument("--camera", default=None, metavar="SPLIT:N",
+                   help="with --cameras: open at this dataset camera, e.g. test:0 or train:3")
+    s.add_argument("--up", choices=sorted(UP_AXES), default=None,
+                   help="world up axis (default: from --cameras, else +z)")
+    s.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="render the page in headless Chromium, save it here, and exit")
+    s.add_argument("--show", choices=["A", "B", "side"], default="A",
+                   help="with two files: which to show first (side = side by side)")
+    s.set_defaults(fn=cmd_view)
+
+
+def cmd_view(args) -> int:
+    from gscodec.viewer.app import Viewer
+    from gscodec.viewer.sources import StaticSource
+
+    sources = [StaticSource.load(p) for p in [args.file, args.file2] if p is not None]
+    if args.show != "A" and len(sources) < 2:
+        raise InputError("--show B / side needs two files")
+    dataset = None
+    if args.cameras:
+        from gscodec.data.load import load_dataset
+
+        dataset = load_dataset(args.cameras)
+    up = UP_AXES[args.up] if args.up else None
+    viewer = Viewer(sources, dataset, host=args.host, port=args.port, up=up,
+                    verbose=args.screenshot is None)
+    if args.camera:
+        viewer.start_at(_camera_index(args.camera, dataset))
+    viewer.start()
+    try:
+        if args.show != "A":
+            viewer.set_show({"B": 1, "side": -1}[args.show])
+        if args.screenshot:
+            return _screenshot(viewer, args.screenshot)
+        viewer.serve_forever()
+    finally:
+        viewer.stop()
+    return 0
+
+
+def _screenshot(viewer, out: str) -> int:
+    from gscodec.viewer.browser import BrowserError, screenshot
+
+    try:
+        screenshot(viewer.url, out, timeout=90)
+    except BrowserError as e:
+        raise InputError(f"screenshot failed: {e}") from e
+    print(f"wrote {out}")
+    return 0
+
+
+def _camera_index(spec: str, dataset) -> int:
+    """'test:0' / 'train:3' -> an index into dataset.cameras."""
+    if dataset is None:
+        raise InputError("--camera needs --cameras DATASET")
+    split, _, n = spec.partition(":")
+    if split not in ("train", "test") or not n.isdigit():
+        raise InputError(f"--camera must be train:N or test:N, got {spec!r}")
+    idx = dataset.train_indices if split == "train" else dataset.test_indices
+    if int(n) >= len(idx):
+        raise InputError(f"--camera {spec}: the dataset has {len(idx)} {split} cameras")
+    return idx[int(n)]

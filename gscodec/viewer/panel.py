@@ -1,0 +1,31 @@
+"""Markdown for the side panel: what matters for compression."""
+from __future__ import annotations
+
+
+def _size(n: int) -> str:
+    for unit, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= f:
+            return f"{n / f:.2f} {unit}"
+    return f"{n} B"
+
+
+def source_markdown(info: dict) -> str:
+    n, b = info.get("splats", 0), info.get("bytes", 0)
+    rows = [("file size", f"{_size(b)} ({b:,} B)"), ("splats", f"{n:,}"),
+            ("SH degree", str(info.get("sh_degree", "?"))),
+            ("bits / splat", f"{8 * b / n:.1f}" if n else "-"),
+            ("format", info.get("format", "?") + (f" ({info['codec']})" if info.get("codec") else ""))]
+    if info.get("load_seconds") is not None:
+        rows.append(("load + decode" if info.get("format") == "gsz" else "load",
+                     f"{info['load_seconds']:.2f} s"))
+    lines = ["| | |", "|:--|--:|"] + [f"| {k} | {v} |" for k, v in rows]
+    sections = info.get("sections")
+    if sections:
+        lines += ["", "| section | bytes | share |", "|:--|--:|--:|"]
+        lines += [f"| {r['name']} | {r['bytes']:,} | {100 * r['share']:.1f}% |" for r in sections]
+    return "\n".join(lines)
+
+
+def dataset_markdown(ds) -> str:
+    return (f"{len(ds.cameras)} cameras: {len(ds.train_indices)} train, {len(ds.test_indices)} test. "
+            "Jump to one to see the PSNR of the shown scene against its ground-truth image.")

@@ -1,0 +1,86 @@
+"""Where the viewer's splats come from.
+
+The viewer only talks to a `SceneSource`, never to a file format, so other kinds of scene
+plug in without touching it:
+
+* `StaticSource` - a .ply or a .gsz (decoded once, on load);
+* anchor scenes (HAC / Scaffold-GS family) decode their neural Gaussians per camera: such a
+  source sets `view_dependent = True` and the viewer calls `splats(camera)` again when the view
+  moves;
+* dynamic scenes (a later issue) will add a time range and a `time` argument, and the viewer a
+  timeline.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from gscodec.data.cameras import Camera
+from gscodec.errors import InputError
+from gscodec.scene import GaussianScene
+
+
+@runtime_checkable
+class SceneSource(Protocol):
+    name: str
+    view_dependent: bool  # True: splats(camera) differ per camera (anchor scenes)
+
+    def info(self) -> dict:
+        """What the side panel shows: file, bytes, splats, sh_degree, format, and for a .gsz
+        its codec and `sections` (rows of name / method / bytes / share)."""
+
+    def splats(self, camera: Camera | None = None) -> GaussianScene:
+        """The Gaussians to show from `camera` (None: the source's default view)."""
+
+
+class StaticSource:
+    """A .ply or .gsz file, loaded (and decoded) once."""
+
+    view_dependent = False
+
+    def __init__(self, scene: GaussianScene, path: Path, info: dict):
+        self.scene, self.path, self._info = scene, Path(path), info
+        self.name = self.path.name
+
+    @classmethod
+    def load(cls, path: str | Path, progress: bool = True) -> "StaticSource":
+        """Read a .ply or decode a .gsz. A missing or corrupt file raises InputError."""
+        from gscodec.eval.compare import load_any
+        from gscodec.utils.progress import progress_iter
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        steps = progress_iter(["read", "decode", "summary"], f"loading {path.name}",
+                              enabled=progress)
+        info: dict = {}
+        for step in steps:
+            if step == "read":
+                head = path.open("rb").read(4)
+                info["format"] = "ply" if head[:3] == b"ply" else "gsz"
+            elif step == "decode":
+                t0 = time.perf_counter()
+                try:
+                    loaded = load_any(path)
+                except InputError:
+                    raise
+                except Exception as e:  # a damaged file must not end in a traceback
+                    raise InputError(f"{path}: cannot read as .ply or .gsz ({type(e).__name__}: {e})") from e
+                info["load_seconds"] = time.perf_counter() - t0
+            elif step == "summary" and info["format"] == "gsz":
+                from gscodec.codecs.info import gsz_summary
+
+                summary = gsz_summary(path.read_bytes())
+                info["codec"] = summary["header"].get("codec", "?")
+                info["sections"] = summary["sections"]
+        scene = loaded.scene
+        info.update(file=str(path), bytes=loaded.file_bytes, splats=len(scene),
+                    sh_degree=scene.sh_degree)
+        return cls(scene, path, info)
+
+    def info(self) -> dict:
+        return dict(self._info)
+
+    def splats(self, camera: Camera | None = None) -> GaussianScene:
+        return self.scene

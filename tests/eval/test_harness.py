@@ -1,0 +1,106 @@
+"""The bench harness: spec parsing, resume, failure isolation, one tiny real job."""
+import json
+
+import pytest
+
+from gscodec.errors import InputError
+from gscodec.eval.harness import expand_jobs, load_spec, read_results, run_bench, spec_from_dict
+
+SPEC = {
+    "name": "t",
+    "views": 2, "resolution": 32,
+    "scene": [{"name": "a", "source": "a.ply", "dataset": "toy"}, {"name": "b", "source": "b.ply", "dataset": "toy"}],
+    "codec": [{"label": "good", "name": "ptc", "rate_param": "quality", "rates": [1, 2, 3, 4]},
+              {"label": "bad", "name": "ptc", "config": {"preset": "gsplat-png"}, "rate_param": "quality",
+               "rates": [1, 5]}],
+}
+
+
+def fake_job(calls):
+    def fn(job, ctx):
+        calls.append(job.key)
+        if job.codec.label == "bad" and job.rate == 5:
+            raise RuntimeError("boom")
+        q = job.rate
+        return {"psnr": 25.0 + 2 * q, "ssim": 0.8 + 0.02 * q, "lpips": None, "bytes": 1000 * 2 ** q,
+                "sections": [{"name": "means", "bytes": 400 * 2 ** q}, {"name": "sh", "bytes": 600 * 2 ** q}],
+                "splats": 100, "encode_seconds": 0.1, "decode_seconds": 0.05, "train_seconds": None,
+                "device": "cpu", "uncompressed": {"bytes": 10 ** 6, "splats": 100}}
+    return fn
+
+
+def test_spec_parsing_and_jobs(tmp_path):
+    spec = spec_from_dict(SPEC)
+    jobs = expand_jobs(spec)
+    assert len(jobs) == 2 * (4 + 2)
+    assert jobs[0].key == "a|good|quality=1" and jobs[0].codec_config == {"quality": 1}
+    assert jobs[-1].codec_config == {"preset": "gsplat-png", "quality": 5}
+    assert not jobs[0].trains and jobs[0].train_config == {}
+    f = tmp_path / "s.toml"
+    f.write_text('name = "x"\n[train]\niterations = 7\n[[scene]]\nsource = "builtin"\n'
+                 '[[codec]]\nname = "ptc"\nrate_param = "quality"\nrates = [1, 3]\n')
+    s = load_spec(f)
+    j = expand_jobs(s)
+    assert [x.key for x in j] == ["builtin|ptc|quality=1", "builtin|ptc|quality=3"]
+    assert j[0].train_config["iterations"] == 7
+    for bad in ({**SPEC, "bogus": 1}, {**SPEC, "codec": []}, {**SPEC, "anchor": "nope"},
+                {**SPEC, "codec": [{"name": "ptc", "rates": [1]}]}):
+        with pytest.raises(InputError):
+            spec_from_dict(bad)
+
+
+def test_failure_is_recorded_and_resume_skips_finished(tmp_path):
+    spec = spec_from_dict(SPEC)
+    calls = []
+    s = run_bench(spec, tmp_path, job_fn=fake_job(calls), log=None)
+    assert s["ran"] == 12 and s["failed"] == 2 and len(calls) == 12  # the crash did not stop the others
+    recs = read_results(tmp_path / "results.jsonl")
+    errs = [r for r in recs if r["status"] == "error"]
+    assert sorted(r["key"] for r in errs) == ["a|bad|quality=5", "b|bad|quality=5"]
+    assert "RuntimeError: boom" in errs[0]["error"] and errs[0]["traceback"]
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert ok[0]["codec_name"] == "ptc" and ok[0]["env"]["torch"]
+
+    calls.clear()  # resume: only the failed jobs run again
+    s = run_bench(spec, tmp_path, job_fn=fake_job(calls), log=None)
+    assert s["skipped"] == 10 and sorted(calls) == ["a|bad|quality=5", "b|bad|quality=5"]
+    calls.clear()
+    s = run_bench(spec, tmp_path, job_fn=fake_job(calls), log=None, retry_failed=False)
+    assert calls == [] and s["skipped"] == 12
+
+    # a changed configuration is not "finished"
+    spec2 = spec_from_dict({**SPEC, "codec": [{**SPEC["codec"][0], "config": {"codebook_size": 64}}]})
+    calls.clear()
+    run_bench(spec2, tmp_path, job_fn=fake_job(calls), log=None)
+    assert len(calls) == 8
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    spec = spec_from_dict(SPEC)
+    run_bench(spec, tmp_path, job_fn=fake_job([]), log=None)
+    p = tmp_path / "results.jsonl"
+    p.write_text(p.read_text() + '{"key": "a|good|qual')
+    assert len(read_results(p)) == 12
+
+
+def test_one_tiny_real_job(tmp_path):
+    """A .ply scene with the real ptc codec: encode, decode from the file, compare to reference renders."""
+    from gscodec.scene import GaussianScene, save_ply
+
+    ply = tmp_path / "tiny.ply"
+    save_ply(GaussianScene.random(300, sh_degree=1, seed=1), ply)
+    spec = spec_from_dict({"name": "tiny", "views": 2, "resolution": 32,
+                           "scene": [{"name": "tiny", "source": str(ply)}],
+                           "codec": [{"name": "ptc", "rate_param": "quality", "rates": [1]},
+                                     {"label": "nope", "name": "no-such-codec"}]})
+    s = run_bench(spec, tmp_path / "run", log=None)
+    assert s["ran"] == 2 and s["failed"] == 1
+    recs = {r["codec"]: r for r in read_results(tmp_path / "run" / "results.jsonl")}
+    r = recs["ptc"]
+    assert r["status"] == "ok" and r["views"] == 2 and r["reference"].startswith("reference renders")
+    assert r["bytes"] == (tmp_path / "run" / "work" / "jobs" / "tiny-ptc-quality=1" / "scene.gsz").stat().st_size
+    assert sum(x["bytes"] for x in r["sections"]) == r["bytes"]
+    assert r["splats"] > 0 and 5 < r["psnr"] < 200 and r["encode_seconds"] >= 0 and r["decode_seconds"] >= 0
+    assert r["uncompressed"]["bytes"] == ply.stat().st_size
+    assert "no-such-codec" in recs["nope"]["error"]
+    json.dumps(recs)  # records are plain JSON
