@@ -56,7 +56,8 @@ def _import_viser():
     try:
         import viser
     except ImportError:
-        raise InputError("the viewer needs viser: pip install 'gscodec[viewer]' (or pip install viser)") from None
+        raise InputError("the viewer needs viser: pip install 'gscodec[viewer]' "
+                         "(or pip install viser)") from None
     return viser
 
 
@@ -65,7 +66,8 @@ class Viewer:
     cameras and shows the PSNR of the shown scene against the ground truth at a matching view."""
 
     def __init__(self, sources: list[SceneSource], dataset=None, *, host: str = "127.0.0.1",
-                 port: int | None = None, up: np.ndarray | None = None, verbose: bool = True):
+                 port: int | None = None, up: np.ndarray | None = None, show: int = 0,
+                 verbose: bool = True):
         if not 1 <= len(sources) <= 2:
             raise InputError(f"the viewer shows one or two scenes, got {len(sources)}")
         self.sources, self.dataset, self.host, self.verbose = list(sources), dataset, host, verbose
@@ -74,18 +76,22 @@ class Viewer:
             print(f"note: {note}")
         self.server = None
         self.handles: list = []
-        self.show = 0  # index into sources, or -1 for side by side
+        if show not in (0, 1, -1) or (show != 0 and len(sources) < 2):
+            raise InputError("showing B or both side by side needs two scenes")
+        self.show = show  # index into sources, or -1 for side by side
         self._psnr_cache: dict[tuple[int, int], float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one view-dependent refresh at a time
+        self._psnr_lock = threading.Lock()  # camera callbacks run in a thread pool
         self._stopped = threading.Event()
         first = sources[0].splats(None)
         self.centre, self.radius = _frame(first)
         self.up = _up_vector(up, dataset)
+        self._side_offset = _side_offset(first, self.up)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
         return f"http://{host}:{self.port}"
 
     def start(self) -> "Viewer":
@@ -139,26 +145,26 @@ class Viewer:
             ic.up_direction = tuple(-r[:, 1])
             ic.fov = float(vertical_fov(cam))
             return
-        up = self.up
-        side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
-        side /= np.linalg.norm(side)
+        up, side = self.up, _horizontal(self.up)
         direction = side * np.cos(np.radians(30)) + up * np.sin(np.radians(30))
         fov = np.radians(50.0)
-        dist = self.radius / np.sin(fov / 2) * 1.1
+        radius = self.radius + (0.5 * np.linalg.norm(self._side_offset) if self.show == -1 else 0.0)
+        dist = radius / np.sin(fov / 2)
+        # aim a little right of the centre: the scene then sits in the space the panel leaves free
+        target = self.centre + np.cross(up, side) * 0.15 * dist
         cam = self.server.initial_camera
-        cam.position = tuple(self.centre + direction * dist)
-        cam.look_at = tuple(self.centre)
+        cam.position = tuple(target + direction * dist)
+        cam.look_at = tuple(target)
         cam.up_direction = tuple(up)
         cam.fov = float(fov)
 
     def _add_splats(self, camera=None) -> None:
-        offset = self._side_offset()
         for i, src in enumerate(self.sources):
             s = scene_to_splats(src.splats(camera))
             h = self.server.scene.add_gaussian_splats(
                 f"/splats/{LETTERS[i]}", centers=s.centers, covariances=s.covariances,
                 rgbs=s.rgbs, opacities=s.opacities, visible=self._visible(i),
-                position=tuple(offset) if (i == 1 and self.show == -1) else (0.0, 0.0, 0.0))
+                position=self._position(i))
             if i < len(self.handles):
                 self.handles[i] = h
             else:
@@ -167,18 +173,22 @@ class Viewer:
     def _visible(self, i: int) -> bool:
         return self.show == -1 or self.show == i
 
-    def _side_offset(self) -> np.ndarray:
-        """Where B goes in side-by-side mode: beside A, across the view's horizontal axis."""
-        right = np.cross(self.up, [1.0, 0.0, 0.0] if abs(self.up[0]) < 0.9 else [0.0, 1.0, 0.0])
-        right = np.cross(right / np.linalg.norm(right), self.up)
-        return right * 2.2 * self.radius
+    def _position(self, i: int) -> tuple[float, float, float]:
+        """Where scene i sits: at the origin, or in side-by-side mode A left and B right of the
+        initial view, one scene width apart (so both stay framed and cameras still match)."""
+        if self.show != -1:
+            return (0.0, 0.0, 0.0)
+        return tuple(float(v) for v in self._side_offset * (i - 0.5))
 
     def set_show(self, show: int) -> None:
         """0 / 1: show A / B alone (same camera); -1: both, side by side."""
         self.show = show
         for i, h in enumerate(self.handles):
             h.visible = self._visible(i)
-            h.position = tuple(self._side_offset()) if (i == 1 and show == -1) else (0.0, 0.0, 0.0)
+            h.position = self._position(i)
+        dd = getattr(self, "_show_dd", None)
+        if dd is not None and dd.value != self._show_names[show]:
+            dd.value = self._show_names[show]
         self._refresh_psnr_all()
 
     # ---- panel -------------------------------------------------------------------------------
@@ -186,13 +196,17 @@ class Viewer:
         gui = self.server.gui
         if len(self.sources) == 2:
             names = [f"{LETTERS[i]}: {s.name}" for i, s in enumerate(self.sources)]
-            self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE], initial_value=names[0])
+            self._show_names = {0: names[0], 1: names[1], -1: SIDE_BY_SIDE}
+            self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE],
+                                             initial_value=self._show_names[self.show])
             toggle = gui.add_button("Toggle A / B")
 
             @self._show_dd.on_update
             def _(_ev) -> None:
                 v = self._show_dd.value
-                self.set_show(-1 if v == SIDE_BY_SIDE else names.index(v))
+                show = -1 if v == SIDE_BY_SIDE else names.index(v)
+                if show != self.show:
+                    self.set_show(show)
 
             @toggle.on_click
             def _(_ev) -> None:
@@ -281,16 +295,20 @@ class Viewer:
     def psnr(self, source_index: int, cam_index: int) -> float:
         """PSNR of our render of a source at a dataset camera against its ground-truth image."""
         key = (source_index, cam_index)
-        if key not in self._psnr_cache:
-            from gscodec.eval.metrics import psnr
-            from gscodec.render import render
-
-            cam = self.dataset.cameras[cam_index]
-            scene = self.sources[source_index].splats(cam)
-            with torch.no_grad():
-                img = render(scene, cam, background=self.dataset.background).image.clamp(0, 1)
-            self._psnr_cache[key] = float(psnr(img.cpu(), self.dataset.image(cam_index)))
+        with self._psnr_lock:
+            if key not in self._psnr_cache:
+                self._psnr_cache[key] = self._render_psnr(source_index, cam_index)
         return self._psnr_cache[key]
+
+    def _render_psnr(self, source_index: int, cam_index: int) -> float:
+        from gscodec.eval.metrics import psnr
+        from gscodec.render import render
+
+        cam = self.dataset.cameras[cam_index]
+        scene = self.sources[source_index].splats(cam)
+        with torch.no_grad():
+            img = render(scene, cam, background=self.dataset.background).image.clamp(0, 1)
+        return float(psnr(img.cpu(), self.dataset.image(cam_index)))
 
 
 def _cam_label(ds, i: int) -> str:
@@ -303,7 +321,7 @@ def _frame(scene) -> tuple[np.ndarray, float]:
     if len(xyz) == 0:
         return np.zeros(3), 1.0
     centre = xyz.median(0).values
-    radius = float(torch.quantile((xyz - centre).norm(dim=1).float(), 0.9)) if len(xyz) > 1 else 1.0
+    radius = float(torch.quantile((xyz - centre).norm(dim=1).float(), 0.8)) if len(xyz) > 1 else 1.0
     return centre.numpy(), max(radius, 1e-6)
 
 
@@ -317,3 +335,21 @@ def _up_vector(up, dataset) -> np.ndarray:
     else:
         v = np.array([0.0, 0.0, 1.0])
     return v / np.linalg.norm(v)
+
+
+def _horizontal(up: np.ndarray) -> np.ndarray:
+    """A unit vector perpendicular to `up` (the initial view looks along it)."""
+    side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    return side / np.linalg.norm(side)
+
+
+def _side_offset(scene, up: np.ndarray) -> np.ndarray:
+    """B's offset from A in side-by-side mode: across the initial view, by the scene's width
+    (2-98 % quantiles, so stray splats do not push the copies apart)."""
+    right = np.cross(up, _horizontal(up))  # the initial camera's x axis
+    xyz = scene.means.detach().cpu().double().numpy()
+    if len(xyz) < 2:
+        return right
+    proj = xyz @ right
+    width = float(np.quantile(proj, 0.98) - np.quantile(proj, 0.02))
+    return right * max(width * 1.4, 1e-6)

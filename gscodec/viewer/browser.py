@@ -53,6 +53,14 @@ def colour_fraction(rgb: np.ndarray, min_saturation: float = 0.25, min_value: fl
     return float(((sat > min_saturation) & (mx > min_value)).mean())
 
 
+def drawn_fraction(rgb: np.ndarray) -> float:
+    """Share of the scene area (left of the side panel, clear of the axes gizmo) that is not
+    the page's white background: something has been drawn there."""
+    h, w = rgb.shape[:2]
+    area = rgb[h // 10: h * 9 // 10, w // 10: w * 7 // 10, :3].astype(np.int16)
+    return float(((255 - area).max(-1) > 30).mean())
+
+
 def distinct_hues(rgb: np.ndarray, bins: int = 12, min_share: float = 0.001) -> int:
     """How many of `bins` hue bins hold at least `min_share` of the pixels (coloured ones only)."""
     x = rgb[..., :3].astype(np.float32) / 255.0
@@ -118,7 +126,7 @@ def screenshot(url: str, out: str | Path, *, width: int = 1280, height: int = 80
     exe = find_chromium()
     if exe is None:
         raise BrowserError("Chromium not found (apt-get install chromium, or set GSCODEC_CHROMIUM)")
-    ready = ready or (lambda rgb: colour_fraction(rgb) > 0.01)
+    ready = ready or (lambda rgb: drawn_fraction(rgb) > 0.01)
     out = Path(out)
     profile = tempfile.mkdtemp(prefix="gscodec-chromium-")
     log = tempfile.TemporaryFile()  # Chromium is chatty; a pipe nobody reads could block it

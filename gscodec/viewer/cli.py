@@ -44,13 +44,11 @@ def cmd_view(args) -> int:
         dataset = load_dataset(args.cameras)
     up = UP_AXES[args.up] if args.up else None
     viewer = Viewer(sources, dataset, host=args.host, port=args.port, up=up,
-                    verbose=args.screenshot is None)
+                    show={"A": 0, "B": 1, "side": -1}[args.show], verbose=args.screenshot is None)
     if args.camera:
         viewer.start_at(_camera_index(args.camera, dataset))
     viewer.start()
     try:
-        if args.show != "A":
-            viewer.set_show({"B": 1, "side": -1}[args.show])
         if args.screenshot:
             return _screenshot(viewer, args.screenshot)
         viewer.serve_forever()

@@ -63,8 +63,10 @@ class StaticSource:
                 t0 = time.perf_counter()
                 try:
                     loaded = load_any(path)
-                except InputError:
-                    raise
+                except InputError as e:
+                    if str(path) in str(e):
+                        raise
+                    raise type(e)(f"{path}: {e}") from e
                 except Exception as e:  # a damaged file must not end in a traceback
                     raise InputError(f"{path}: cannot read as .ply or .gsz ({type(e).__name__}: {e})") from e
                 info["load_seconds"] = time.perf_counter() - t0

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+import gscodec.coding.kmeans as km
 from gscodec.coding.kmeans import kmeans, kmeans_assign
 from gscodec.errors import InputError
 
@@ -57,11 +58,12 @@ def test_k_at_least_n_each_point_its_own_centroid():
         assert np.array_equal(c, x) and np.array_equal(labels, np.arange(4))
 
 
-def test_sample_and_ivf_paths():
+def test_sample_and_ivf_paths(monkeypatch):
+    monkeypatch.setattr(km, "IVF_MIN_K", 1024)
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(1200, 8)).astype(np.float32) * 5
     x = centres[rng.integers(0, 1200, 6000)] + rng.normal(size=(6000, 8)).astype(np.float32) * 0.05
-    c, labels = kmeans(x, 1100, iters=4, seed=0, sample=5000)  # k >= 1024 -> IVF assignment
+    c, labels = kmeans(x, 1100, iters=4, seed=0, sample=5000)  # k >= IVF_MIN_K -> IVF assignment
     assert c.shape == (1100, 8) and labels.shape == (6000,)
     exact = kmeans_assign(x, c)
     assert (exact == labels).mean() > 0.9  # IVF recall

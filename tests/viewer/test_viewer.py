@@ -166,3 +166,37 @@ def test_ctrl_c_stops_cleanly(builtin_ply):
             proc.wait()
     assert proc.returncode == 0, "".join(lines) + rest
     assert "Traceback" not in rest
+
+
+def test_view_dependent_source_is_asked_per_camera(builtin_ply):
+    """Anchor scenes decode their Gaussians per view: the viewer hands them the camera."""
+    pytest.importorskip("viser")
+    from types import SimpleNamespace
+
+    from gscodec.data.cameras import Camera
+    from gscodec.viewer.app import Viewer
+
+    ply, ds = builtin_ply
+    base = StaticSource.load(ply, progress=False)
+
+    class PerView:
+        name, view_dependent = "anchors", True
+
+        def __init__(self):
+            self.cameras = []
+
+        def info(self):
+            return base.info()
+
+        def splats(self, camera=None):
+            self.cameras.append(camera)
+            return base.splats()
+
+    src = PerView()
+    with Viewer([src], ds, port=0, verbose=False) as v:
+        r, pos = camera_pose(ds.cameras[ds.test_indices[0]])
+        view = SimpleNamespace(wxyz=rotmat_to_wxyz(r), position=pos, fov=0.8,
+                               image_width=64, image_height=48)
+        v._on_camera(view)
+        assert isinstance(src.cameras[-1], Camera) and src.cameras[-1].width == 64
+        assert "dB" in v._psnr_md.content
