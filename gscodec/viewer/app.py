@@ -158,9 +158,11 @@ class Viewer:
         cam.up_direction = tuple(up)
         cam.fov = float(fov)
 
-    def _add_splats(self, camera=None) -> None:
+    def _add_splats(self, camera=None, view_dependent_only: bool = False) -> None:
         for i, src in enumerate(self.sources):
-            s = scene_to_splats(src.splats(camera))
+            if view_dependent_only and not src.view_dependent:
+                continue
+            s = scene_to_splats(src.splats(_in_frame(camera, self._position(i))))
             h = self.server.scene.add_gaussian_splats(
                 f"/splats/{LETTERS[i]}", centers=s.centers, covariances=s.covariances,
                 rgbs=s.rgbs, opacities=s.opacities, visible=self._visible(i),
@@ -174,8 +176,8 @@ class Viewer:
         return self.show == -1 or self.show == i
 
     def _position(self, i: int) -> tuple[float, float, float]:
-        """Where scene i sits: at the origin, or in side-by-side mode A left and B right of the
-        initial view, one scene width apart (so both stay framed and cameras still match)."""
+        """Where scene i sits: at the origin (dataset cameras match), or in side-by-side mode
+        A left and B right of the initial view, one scene width apart."""
         if self.show != -1:
             return (0.0, 0.0, 0.0)
         return tuple(float(v) for v in self._side_offset * (i - 0.5))
@@ -268,7 +270,7 @@ class Viewer:
         try:
             cam = camera_from_view(camera.wxyz, camera.position, camera.fov,
                                    camera.image_width or 640, camera.image_height or 480)
-            self._add_splats(cam)
+            self._add_splats(cam, view_dependent_only=True)
         finally:
             self._lock.release()
 
@@ -321,7 +323,7 @@ def _frame(scene) -> tuple[np.ndarray, float]:
     if len(xyz) == 0:
         return np.zeros(3), 1.0
     centre = xyz.median(0).values
-    radius = float(torch.quantile((xyz - centre).norm(dim=1).float(), 0.8)) if len(xyz) > 1 else 1.0
+    radius = float(torch.quantile((xyz - centre).norm(dim=1).float(), 0.85)) if len(xyz) > 1 else 1.0
     return centre.numpy(), max(radius, 1e-6)
 
 
@@ -353,3 +355,14 @@ def _side_offset(scene, up: np.ndarray) -> np.ndarray:
     proj = xyz @ right
     width = float(np.quantile(proj, 0.98) - np.quantile(proj, 0.02))
     return right * max(width * 1.4, 1e-6)
+
+
+def _in_frame(camera, offset):
+    """`camera` as seen from a scene node placed at `offset` (side-by-side mode)."""
+    if camera is None or not any(offset):
+        return camera
+    from dataclasses import replace
+
+    shift = torch.eye(4)
+    shift[:3, 3] = torch.tensor(offset, dtype=torch.float32)
+    return replace(camera, world_to_cam=camera.world_to_cam @ shift)

@@ -139,21 +139,30 @@ def screenshot(url: str, out: str | Path, *, width: int = 1280, height: int = 80
                    deviceScaleFactor=1, mobile=False)
         tools.call("Page.enable")
         tools.call("Page.navigate", url=url)
-        deadline, streak, png = time.monotonic() + timeout, 0, None
-        while True:
+        deadline, streak, png, rgb = time.monotonic() + timeout, 0, None, None
+        while streak < settle and time.monotonic() < deadline:
             time.sleep(interval)
-            tools.call("Runtime.evaluate", expression=HIDE_NOTIFICATIONS)
-            png = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+            left = max(5.0, deadline - time.monotonic())
+            try:  # software WebGL under load can take long over a frame: keep trying until deadline
+                tools.call("Runtime.evaluate", timeout=left, expression=HIDE_NOTIFICATIONS)
+                data = tools.call("Page.captureScreenshot", timeout=left, format="png")["data"]
+            except TimeoutError:
+                continue
+            png = base64.b64decode(data)
             rgb = decode_png(png)
             streak = streak + 1 if ready(rgb) else 0
-            if streak >= settle or time.monotonic() > deadline:
-                break
+        if png is None:
+            raise BrowserError(f"headless Chromium gave no capture of {url} within {timeout:.0f} s")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(png)
         if streak < settle:
             raise BrowserError(f"the viewer page at {url} did not show the splats within "
                                f"{timeout:.0f} s (last capture: {out})")
         return rgb
+    except (BrowserError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # websocket / OS errors of the browser session: one clear line
+        raise BrowserError(f"headless Chromium failed: {type(e).__name__}: {e}") from e
     finally:
         if tools is not None:
             try:

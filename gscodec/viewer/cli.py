@@ -61,7 +61,7 @@ def _screenshot(viewer, out: str) -> int:
     from gscodec.viewer.browser import BrowserError, screenshot
 
     try:
-        screenshot(viewer.url, out, timeout=90)
+        screenshot(viewer.url, out, timeout=300)  # big scenes in software WebGL are slow
     except BrowserError as e:
         raise InputError(f"screenshot failed: {e}") from e
     print(f"wrote {out}")

@@ -13,6 +13,7 @@ plug in without touching it:
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -62,7 +63,11 @@ class StaticSource:
             elif step == "decode":
                 t0 = time.perf_counter()
                 try:
-                    loaded = load_any(path)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        loaded = load_any(path)
+                    for w in caught:  # e.g. clamped opacities: one line, as `gscodec encode` does
+                        print(f"note: {w.message}")
                 except InputError as e:
                     if str(path) in str(e):
                         raise

@@ -28,7 +28,8 @@ def test_round_trip_keeps_count_degree_and_bounds(layout_preset, degree):
     assert len(out) == len(scene) and out.sh_degree == degree
     # positions: error at most half a grid step of the 16-bit grid (order may differ: compare sets)
     lo, hi = scene.means.min(0).values, scene.means.max(0).values
-    step = ((hi - lo) / (2 ** 16 - 1)).numpy()
+    cfg = codec.config
+    step = ((hi - lo) / (2 ** cfg.position_bits - 1)).numpy()
     # match each decoded point to its nearest original (sets, since the codec reorders)
     from scipy.spatial import cKDTree
 
@@ -38,22 +39,31 @@ def test_round_trip_keeps_count_degree_and_bounds(layout_preset, degree):
     # scalar attributes: error bound of 8-bit quantization in the codec's working form
     src = to_channels(scene.subset(torch.from_numpy(idx)))
     dec = to_channels(out)
-    dec["quats"] = out.quats.numpy()  # the bound holds for the stored (not re-normalized) value
-    for name in ("scales", "quats", "opacity", "sh_dc"):
+    for name in ("scales", "opacity", "sh_dc"):
         span = src[name].max(0) - src[name].min(0)
-        bound = span / (2 ** 8 - 1) / 2 + 1e-4
+        bound = span / (2 ** cfg.bits[name] - 1) / 2 + 1e-4
         assert np.all(np.abs(dec[name] - src[name]) <= bound), name
+    # quaternions (smallest three): each stored component within half a step; the largest,
+    # restored from the unit norm, within ~2.1 steps; compare as rotations (q ~ -q)
+    q_src = torch.nn.functional.normalize(scene.quats[torch.from_numpy(idx)], dim=-1).numpy()
+    q_dec = out.quats.numpy()
+    q_dec = q_dec * np.sign((q_dec * q_src).sum(1, keepdims=True))
+    step = (src["quats"].max(0) - src["quats"].min(0)).max() / (2 ** cfg.bits["quats"] - 1)
+    assert np.abs(q_dec - q_src).max() <= 2.2 * step
+    assert np.allclose(np.linalg.norm(q_dec, axis=1), 1, atol=1e-5)
 
 
 def test_scalar_sh_rest_error_bound():
     scene = _scene(400, degree=3)
-    out = decode_bytes(get_codec("ptc", sh_rest_mode="scalar").encode(scene))
+    codec = get_codec("ptc", sh_rest_mode="scalar")
+    out = decode_bytes(codec.encode(scene))
     from scipy.spatial import cKDTree
 
     _, idx = cKDTree(scene.means.numpy()).query(out.means.numpy())
     src, dec = to_channels(scene.subset(torch.from_numpy(idx))), to_channels(out)
     span = src["sh_rest"].max(0) - src["sh_rest"].min(0)
-    assert np.all(np.abs(dec["sh_rest"] - src["sh_rest"]) <= span / (2 ** 6 - 1) / 2 + 1e-4)
+    bits = codec.config.bits["sh_rest"]
+    assert np.all(np.abs(dec["sh_rest"] - src["sh_rest"]) <= span / (2 ** bits - 1) / 2 + 1e-4)
 
 
 def test_pruning_drops_invisible_splats():

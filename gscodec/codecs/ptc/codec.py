@@ -80,6 +80,7 @@ class PostTrainingCodec:
             header["ranges"][name] = [lo.tolist(), hi.tolist()]
             symbols[name] = quantize(ch[name], cfg.bits[name], lo, hi)
 
+        symbols["quat_index"] = ch["quat_index"]
         codebook = None
         if degree > 0 and cfg.sh_rest_mode == "scalar":
             lo, hi = _ranges(ch["sh_rest"])
@@ -124,6 +125,7 @@ class PostTrainingCodec:
         for name in SCALAR_ATTRS:
             lo, hi = ranges[name]
             ch[name] = dequantize(symbols[name], cfg.bits[name], lo, hi)
+        ch["quat_index"] = symbols["quat_index"]
         if "sh_rest" in symbols:
             lo, hi = ranges["sh_rest"]
             ch["sh_rest"] = dequantize(symbols["sh_rest"], cfg.bits["sh_rest"], lo, hi)
@@ -140,5 +142,6 @@ def _vector_quantize(sh_rest: np.ndarray, cfg: PtcConfig) -> tuple[np.ndarray, n
     from gscodec.coding.kmeans import kmeans
 
     k = int(max(1, min(cfg.codebook_size, len(sh_rest) // 4 or 1)))
-    centroids, labels = kmeans(sh_rest, k, iters=cfg.kmeans_iters, seed=cfg.seed)
+    sample = cfg.kmeans_sample if len(sh_rest) > cfg.kmeans_sample else None
+    centroids, labels = kmeans(sh_rest, k, iters=cfg.kmeans_iters, seed=cfg.seed, sample=sample)
     return np.asarray(centroids, np.float32), np.asarray(labels, np.int64)

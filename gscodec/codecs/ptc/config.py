@@ -24,6 +24,7 @@ class PtcConfig:
     codebook_size: int = 4096  # k-means codebook entries (capped at N / 4)
     codebook_bits: int = 8  # precision of the stored codebook
     kmeans_iters: int = 10
+    kmeans_sample: int = 200_000  # fit the codebook on this many vectors, then label all
     # "entropy": Morton order + learned/adaptive ANS coding (our default);
     # "image": 3D-to-2D sorting + lossless images (the gsplat / GSCodec Studio layout)
     layout: str = "entropy"
@@ -60,14 +61,19 @@ class PtcConfig:
         return cls(prune=prune, **d).validate()
 
 
-# quality 1 (smallest) .. 5 (closest to the original); 3 is the default
+# quality 1 (smallest) .. 5 (closest to the original); 3 is the default. Calibrated on
+# real scenes (bench/results/ptc_vs_peers.md): on small_sh3 q1 ~ 38 dB, q3 ~ 48 dB, q5 ~ 63 dB
+# render PSNR against the original.
+def _bits(b: int, rest: int) -> dict[str, int]:
+    return dict(scales=b, quats=b, opacity=b, sh_dc=b, sh_rest=rest)
+
+
 _QUALITY = {
-    1: dict(position_bits=14, bits=dict(scales=6, quats=6, opacity=6, sh_dc=6, sh_rest=4), codebook_size=1024),
-    2: dict(position_bits=15, bits=dict(scales=7, quats=7, opacity=7, sh_dc=7, sh_rest=5), codebook_size=2048),
-    3: dict(position_bits=16, bits=dict(scales=8, quats=8, opacity=8, sh_dc=8, sh_rest=6), codebook_size=4096),
-    4: dict(position_bits=17, bits=dict(scales=9, quats=9, opacity=9, sh_dc=9, sh_rest=7), codebook_size=8192),
-    5: dict(position_bits=18, bits=dict(scales=10, quats=10, opacity=10, sh_dc=10, sh_rest=8),
-            codebook_size=16384),
+    1: dict(position_bits=12, bits=_bits(5, 4), codebook_size=256, codebook_bits=6),
+    2: dict(position_bits=13, bits=_bits(6, 4), codebook_size=256, codebook_bits=6),
+    3: dict(position_bits=14, bits=_bits(7, 5), codebook_size=512, codebook_bits=7),
+    4: dict(position_bits=16, bits=_bits(8, 6), codebook_size=1024, codebook_bits=8),
+    5: dict(position_bits=18, bits=_bits(10, 8), codebook_size=4096, codebook_bits=8),
 }
 
 PRESETS = {
@@ -86,6 +92,6 @@ def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcCo
         raise InputError(f"quality must be 1..5, got {quality}")
     kw: dict = {**_QUALITY[quality], **PRESETS[preset], "preset": preset}
     if preset == "gsplat-png":  # gsplat's layout has fixed bit depths
-        kw["position_bits"], kw["bits"] = 16, dict(scales=8, quats=8, opacity=8, sh_dc=8, sh_rest=6)
+        kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8)
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return PtcConfig(**kw).validate()

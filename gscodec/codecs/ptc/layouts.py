@@ -19,7 +19,7 @@ def get(name: str):
 
 def _symbol_shapes(header: dict, cfg, n: int, degree: int) -> dict[str, tuple[int, int]]:
     """(channels, bits) of every symbol array the stream must hold, derived from the header."""
-    shapes = {"scales": (3, cfg.bits["scales"]), "quats": (4, cfg.bits["quats"]),
+    shapes = {"scales": (3, cfg.bits["scales"]), "quats": (3, cfg.bits["quats"]), "quat_index": (1, 2),
               "opacity": (1, cfg.bits["opacity"]), "sh_dc": (3, cfg.bits["sh_dc"])}
     k = (degree + 1) ** 2 - 1
     if k and cfg.sh_rest_mode == "scalar":
@@ -109,6 +109,8 @@ class EntropyLayout:
 
 
 def _symbol_bits(name: str, cfg, header: dict) -> int:
+    if name == "quat_index":
+        return 2
     if name == "sh_labels":
         size = int(header["codebook_size"])
         return max(1, int(np.ceil(np.log2(size)))) if size > 1 else 1
