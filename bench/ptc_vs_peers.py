@@ -318,7 +318,16 @@ def _encode_child(ply: str, out: str, preset: str, quality: int, sh_rest_mode: s
     data = codec.encode(scene)
     enc = time.perf_counter() - t0
     Path(out).write_bytes(data)
-    print(json.dumps({"encode_s": enc, "bytes": len(data)}))
+    from gscodec.codecs import decode_bytes
+    from gscodec.codecs.info import gsz_summary
+    from gscodec.scene import save_ply
+
+    t0 = time.perf_counter()
+    dec = decode_bytes(data)
+    dect = time.perf_counter() - t0
+    save_ply(dec, out + ".dec.ply")
+    sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in gsz_summary(data)["sections"]}
+    print(json.dumps({"encode_s": enc, "decode_s": dect, "bytes": len(data), "sections": sections}))
 
 
 def run_ours_limited(ply: Path, work: Path, label: str, quality: int, timeout: float,
@@ -339,13 +348,9 @@ def run_ours_limited(ply: Path, work: Path, label: str, quality: int, timeout: f
     if proc.returncode != 0:
         return {**row, "status": "error", "note": (proc.stderr.strip().splitlines() or ["?"])[-1]}, None
     inner = json.loads(proc.stdout.strip().splitlines()[-1])
-    data = out.read_bytes()
-    t0 = time.perf_counter()
-    dec = decode_bytes(data)
-    dect = time.perf_counter() - t0
-    sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in gsz_summary(data)["sections"]}
-    row.update(bytes=len(data), encode_s=inner["encode_s"], decode_s=dect, splats_out=len(dec),
-               sections=sections, status="ok")
+    dec, _ = _load_ply(Path(str(out) + ".dec.ply"))
+    row.update(bytes=inner["bytes"], encode_s=inner["encode_s"], decode_s=inner["decode_s"], splats_out=len(dec),
+               sections=inner["sections"], status="ok")
     return row, dec
 
 
@@ -666,6 +671,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "ptc_vs_peers.json")
     ap.add_argument("--ours-timeout", type=float, default=240.0,
                     help="limit on our encode of inputs >= 300k splats (child process), seconds")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the existing .json's rows of inputs not run now (and its timing if not re-run)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the existing .json")
     ap.add_argument("--_timing-child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_encode-child", nargs=5, help=argparse.SUPPRESS)
@@ -699,6 +706,11 @@ def main(argv=None) -> int:
             "quick": args.quick, "argv": sys.argv[1:], "timeout_s": args.timeout}
     print(json.dumps(meta), flush=True)
     rows, timing = [], []
+    old_rows, old_timing = [], []
+    if args.merge and args.out.is_file():
+        old = json.loads(args.out.read_text())
+        old_rows, old_timing = old["rows"], old.get("timing", [])
+        meta["merged_from"] = old["meta"]
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ptc_vs_peers_") as tmp:
         tmp = Path(tmp)
@@ -721,11 +733,16 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 ply = save_ply(synthetic_scene(args.synthetic_n, seed=0), tmp / f"synthetic_{args.synthetic_n}.ply")
                 print(f"\n(synthetic scene of {args.synthetic_n:,} splats written in {time.perf_counter() - t0:.1f} s)")
-            rows += bench_input(name if name != "synthetic" else f"synthetic_{args.synthetic_n // 1000}k",
-                                Path(ply), args, tmp)
+            label = name if name != "synthetic" else f"synthetic_{args.synthetic_n // 1000}k"
+            if not rows and old_rows:
+                rows = [r for r in old_rows if r["input"] not in args.inputs and not r["input"].startswith(
+                    "synthetic" if "synthetic" in args.inputs else "\0")]
+            rows += bench_input(label, Path(ply), args, tmp)
             _write(args, meta, rows, timing)
         if args.timing_n:
             timing = timing_1m(args.timing_n, args.timing_qualities, args.timing_timeout)
+        elif old_timing:
+            timing = old_timing
     meta["loadavg_end"] = list(os.getloadavg())
     meta["total_s"] = time.perf_counter() - t_start
     goals = _write(args, meta, rows, timing)

@@ -107,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_verbs():
     """Verbs contributed by other modules (codecs, training, evaluation, viewer)."""
     from gscodec.codecs import cli as codec_cli
+    from gscodec.eval import cli as eval_cli
     from gscodec.train import cli as train_cli
+    from gscodec.viewer import cli as viewer_cli
 
-    return [codec_cli.register, train_cli.register]
+    return [codec_cli.register, train_cli.register, eval_cli.register, viewer_cli.register]
 
 
 def main(argv: list[str] | None = None) -> int:

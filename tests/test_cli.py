@@ -16,7 +16,7 @@ def run(*args):
 def test_help_lists_verbs():
     r = run("--help")
     assert r.returncode == 0
-    for verb in ("info", "make-scene", "demo", "encode", "decode", "eval", "train"):
+    for verb in ("info", "make-scene", "demo", "encode", "decode", "eval", "train", "view", "bench", "report"):
         assert verb in r.stdout
 
 

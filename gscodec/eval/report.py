@@ -183,6 +183,12 @@ def plot_rd(res: Results, dataset: str, path: Path, published: dict | None = Non
                 markerfacecolor="none", color=_COLORS[(len(res.codecs) + j) % len(_COLORS)],
                 label=f"[published] {method}")
     ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    if hi / lo < 10:  # less than a decade: label the minor ticks too
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(f"size ({unit}, log scale)")
     ax.set_ylabel("PSNR (dB)")
     n = len([s for s in res.scenes if res.dataset_of(s) == dataset])
@@ -195,10 +201,12 @@ def plot_rd(res: Results, dataset: str, path: Path, published: dict | None = Non
 
 
 def plot_sizes(res: Results, dataset: str, path: Path) -> Path:
-    bars = []  # (label, sections)
+    bars = []  # (label, sections), parts of one attribute ("positions.0", "positions.1") merged
     for c in res.codecs:
         for r in res.dataset_curve(dataset, c):
-            bars.append((f"{c}\n{_rate_label(r)}", r["sections"] or [{"name": "(total)", "bytes": r["bytes"] or 0}]))
+            secs = r["sections"] or [{"name": "(total)", "bytes": r["bytes"] or 0}]
+            bars.append((f"{c}\n{_rate_label(r)}", [{"name": re.sub(r"\.\d+$", "", s["name"]), "bytes": s["bytes"]}
+                                                     for s in secs]))
     names: list[str] = []
     for _, secs in bars:
         for s in secs:
@@ -214,7 +222,7 @@ def plot_sizes(res: Results, dataset: str, path: Path) -> Path:
         ax.bar(x, vals, bottom=bottom, color=_SECTION_COLORS[k % len(_SECTION_COLORS)], label=name, width=0.7)
         bottom += vals
     ax.set_xticks(x)
-    ax.set_xticklabels([b[0] for b in bars], fontsize=7)
+    ax.set_xticklabels([b[0] for b in bars], fontsize=7, rotation=25, ha="right")
     ax.set_ylabel(f"size ({unit})")
     ax.set_title(f"Size breakdown by section: {dataset}")
     if names:

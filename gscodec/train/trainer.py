@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -129,13 +130,18 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out / "train_config.json", json.dumps(self.cfg.to_dict(), indent=2))
         t0 = time.perf_counter()
-        bar = tqdm(total=total, initial=min(self.step, total), disable=not progress, desc="training",
-                   dynamic_ncols=True)
+        tty = sys.stderr.isatty()
+        bar = tqdm(total=total, initial=min(self.step, total), disable=not (progress and tty),
+                   desc="training", dynamic_ncols=True)
+        log_every = max(total // 10, 1)  # without a terminal, a line every 10% instead of a bar
         while self.step < total:
             stats = self.train_step()
             bar.update(1)
             if self.step % 10 == 0:
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", n=stats["n"])
+            if progress and not tty and (self.step % log_every == 0 or self.step == total):
+                print(f"training {self.step}/{total}  loss {stats['loss']:.4f}  train PSNR {stats['psnr']:.2f}"
+                      f"  splats {stats['n']:,}  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < total:
                 self.history.append(self.evaluate())
                 bar.write(f"step {self.step}: test PSNR {self.history[-1]['psnr']:.2f} dB")
