@@ -8,6 +8,8 @@ A spec (TOML, or YAML when PyYAML is installed) looks like:
     views = 12                       # orbit views, for .ply scenes (no dataset)
     resolution = 128                 # orbit image size, for .ply scenes
     # lpips_weights = "alex.pth"     # optional; else GSCODEC_LPIPS_WEIGHTS; else LPIPS is skipped
+    # references = ["HAC"]           # published series to show (default: all for the dataset)
+    # notes = "..."                  # free text copied into the report
 
     [train]                          # TrainConfig fields for every dataset scene
     iterations = 1000
@@ -92,6 +94,7 @@ class Spec:
     resolution: int = 128
     lpips_weights: str | None = None
     references: list[str] | None = None  # published methods to show (None: all for the dataset)
+    notes: str = ""  # free text copied into the report
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -126,7 +129,7 @@ def _slug(s: str) -> str:
 
 def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
     known = {"name", "out", "scene", "scenes", "codec", "codecs", "train", "anchor", "views", "resolution",
-             "lpips_weights", "references"}
+             "lpips_weights", "references", "notes"}
     unknown = set(data) - known
     if unknown:
         raise InputError(f"spec: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -180,7 +183,7 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
     return Spec(name=name, out=str(data.get("out") or f"runs/bench/{_slug(name)}"), scenes=scenes, codecs=codecs,
                 train=dict(data.get("train", {})), anchor=anchor, views=int(data.get("views", 12)),
                 resolution=int(data.get("resolution", 128)), lpips_weights=data.get("lpips_weights") or None,
-                references=data.get("references"))
+                references=data.get("references"), notes=str(data.get("notes", "")).strip())
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -284,6 +284,8 @@ def build_report(results_path: str | Path, out_dir: str | Path | None = None, *,
     if any(r.get("lpips") is None for r in res.ok):
         L.append("LPIPS: not computed for some or all jobs (no local LPIPS weights; set GSCODEC_LPIPS_WEIGHTS).")
     L.append("")
+    if spec.get("notes"):
+        L += ["Notes: " + " ".join(str(spec["notes"]).split()), ""]
 
     bd_by_scene: dict[str, dict[str, tuple]] = {}
     for scene in res.scenes:

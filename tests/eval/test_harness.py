@@ -43,6 +43,15 @@ def test_spec_parsing_and_jobs(tmp_path):
     j = expand_jobs(s)
     assert [x.key for x in j] == ["builtin|ptc|quality=1", "builtin|ptc|quality=3"]
     assert j[0].train_config["iterations"] == 7
+    assert spec_from_dict({**SPEC, "notes": " hi "}).notes == "hi"
+    y = tmp_path / "s.yaml"
+    y.write_text("name: y\nscene: [builtin]\ncodec: [ptc]\n")
+    try:
+        import yaml  # noqa: F401
+        assert [x.key for x in expand_jobs(load_spec(y))] == ["builtin|ptc|-"]
+    except ImportError:
+        with pytest.raises(InputError, match="PyYAML"):
+            load_spec(y)
     for bad in ({**SPEC, "bogus": 1}, {**SPEC, "codec": []}, {**SPEC, "anchor": "nope"},
                 {**SPEC, "codec": [{"name": "ptc", "rates": [1]}]}):
         with pytest.raises(InputError):
