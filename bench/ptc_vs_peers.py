@@ -593,6 +593,8 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
          "cameras (`auto_orbit`, black background); the original's renders are the reference. Peer times are "
          "wall times of the node converter process (start-up and PLY parsing included); ours are in-process "
          "`encode()` / `decode()` times. Timings are noisy: the 2 cores are shared with other jobs.", ""]
+    if meta.get("notes"):
+        L += ["Notes on this run:", ""] + [f"- {n}" for n in meta["notes"]] + [""]
     by_input: dict[str, list[dict]] = {}
     for r in rows:
         by_input.setdefault(r["input"], []).append(r)

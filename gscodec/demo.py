@@ -10,9 +10,10 @@ from pathlib import Path
 
 from gscodec.train.config import TrainConfig
 
+# sized to finish well inside 10 minutes on 2 CPU cores (densification capped at 25k splats)
 DEMO = dict(iterations=1500, sh_degree=2, sh_degree_interval=400,
-            strategy_options=dict(refine_start=200, refine_stop=1100, refine_every=100, reset_every=100_000,
-                                  grow_grad2d=0.0002))
+            strategy_options=dict(refine_start=200, refine_stop=1000, refine_every=100, reset_every=100_000,
+                                  grow_grad2d=0.0002, max_gaussians=25_000))
 FAST = dict(iterations=150, sh_degree=1, sh_degree_interval=50,
             strategy_options=dict(refine_start=50, refine_stop=120, refine_every=50, reset_every=100_000))
 
