@@ -12,16 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from gscodec.models.gaussians import GaussianModel
+from gscodec.render.project import quat_to_rotmat
 from gscodec.train.params import append_rows, keep_rows, set_rows
-
-
-def _quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
-    q = torch.nn.functional.normalize(q, dim=-1)
-    w, x, y, z = q.unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(-1, 3, 3)
 
 
 @dataclass
@@ -95,7 +87,7 @@ class DefaultStrategy:
         idx = split.nonzero().flatten()
         if len(idx):
             scales = model.log_scales.data[idx].exp()
-            rot = _quat_to_rotmat(model.quats.data[idx])
+            rot = quat_to_rotmat(model.quats.data[idx])
             samples = torch.randn(2, len(idx), 3) * scales
             offsets = torch.einsum("nij,bnj->bni", rot, samples)
             children = {name: p.data[idx].repeat(2, *[1] * (p.ndim - 1)) for name, p in model.params().items()}
@@ -190,7 +182,7 @@ class MCMCStrategy:
         op = torch.sigmoid(model.opacity_logits.data)
         # noise only on nearly transparent Gaussians: sigmoid(100 * ((1 - opacity) - 0.995))
         gate = torch.sigmoid(100 * ((1 - op) - 0.995))[:, None]
-        rot = _quat_to_rotmat(model.quats.data)
+        rot = quat_to_rotmat(model.quats.data)
         s2 = model.log_scales.data.exp() ** 2
         noise = torch.randn_like(model.means.data)
         noise = torch.einsum("nij,nj->ni", rot, s2 * torch.einsum("nji,nj->ni", rot, noise))

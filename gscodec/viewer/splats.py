@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gscodec.render.project import quat_to_rotmat
 from gscodec.scene import GaussianScene
 
 SH_C0 = 0.28209479177387814
@@ -20,17 +21,6 @@ class SplatArrays:
 
     def __len__(self) -> int:
         return int(self.centers.shape[0])
-
-
-def quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
-    """Unit quaternions (w,x,y,z) [N,4] -> rotation matrices [N,3,3]."""
-    q = torch.nn.functional.normalize(q, dim=-1)
-    w, x, y, z = q.unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(-1, 3, 3)
 
 
 def scene_to_splats(scene: GaussianScene, colors: torch.Tensor | None = None,

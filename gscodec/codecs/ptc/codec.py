@@ -22,29 +22,12 @@ from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.positions import dequantize_positions, quantize_positions
+from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
 
 CODEC_VERSION = 1
 SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
-
-
-def _ranges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(x) == 0:
-        return np.zeros(x.shape[1], np.float32), np.zeros(x.shape[1], np.float32)
-    return x.min(0).astype(np.float32), x.max(0).astype(np.float32)
-
-
-def quantize(x: np.ndarray, bits: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Per-channel uniform quantization in [lo, hi] to 2^bits levels (error <= step / 2)."""
-    levels = (1 << bits) - 1
-    span = np.maximum(hi.astype(np.float64) - lo, 1e-30)
-    return np.clip(np.round((x - lo.astype(np.float64)) / span * levels), 0, levels).astype(np.int32)
-
-
-def dequantize(q: np.ndarray, bits: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    levels = (1 << bits) - 1
-    return (lo.astype(np.float64) + q / levels * (hi.astype(np.float64) - lo)).astype(np.float32)
 
 
 @register_codec
@@ -76,16 +59,14 @@ class PostTrainingCodec:
         }
         symbols: dict[str, np.ndarray] = {}
         for name in SCALAR_ATTRS:
-            lo, hi = _ranges(ch[name])
+            symbols[name], lo, hi = quantize_uniform(ch[name], cfg.bits[name])
             header["ranges"][name] = [lo.tolist(), hi.tolist()]
-            symbols[name] = quantize(ch[name], cfg.bits[name], lo, hi)
 
         symbols["quat_index"] = ch["quat_index"]
         codebook = None
         if degree > 0 and cfg.sh_rest_mode == "scalar":
-            lo, hi = _ranges(ch["sh_rest"])
+            symbols["sh_rest"], lo, hi = quantize_uniform(ch["sh_rest"], cfg.bits["sh_rest"])
             header["ranges"]["sh_rest"] = [lo.tolist(), hi.tolist()]
-            symbols["sh_rest"] = quantize(ch["sh_rest"], cfg.bits["sh_rest"], lo, hi)
         elif degree > 0 and cfg.sh_rest_mode == "kmeans" and n > 0:
             codebook, labels = _vector_quantize(ch["sh_rest"], cfg)
             symbols["sh_labels"] = labels[:, None].astype(np.int32)
@@ -124,11 +105,11 @@ class PostTrainingCodec:
         ch = {}
         for name in SCALAR_ATTRS:
             lo, hi = ranges[name]
-            ch[name] = dequantize(symbols[name], cfg.bits[name], lo, hi)
+            ch[name] = dequantize_uniform(symbols[name], cfg.bits[name], lo, hi)
         ch["quat_index"] = symbols["quat_index"]
         if "sh_rest" in symbols:
             lo, hi = ranges["sh_rest"]
-            ch["sh_rest"] = dequantize(symbols["sh_rest"], cfg.bits["sh_rest"], lo, hi)
+            ch["sh_rest"] = dequantize_uniform(symbols["sh_rest"], cfg.bits["sh_rest"], lo, hi)
         elif codebook is not None:
             labels = symbols["sh_labels"][:, 0]
             if len(labels) and (labels.min() < 0 or labels.max() >= len(codebook)):

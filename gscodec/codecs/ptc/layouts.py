@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gscodec.coding.container import Section
+from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 
 CODEBOOK = "sh_codebook"
@@ -33,21 +34,17 @@ def _symbol_shapes(header: dict, cfg, n: int, degree: int) -> dict[str, tuple[in
 
 
 def _quantize_codebook(codebook: np.ndarray, bits: int, header: dict) -> np.ndarray:
-    from gscodec.codecs.ptc.codec import _ranges, quantize
-
-    lo, hi = _ranges(codebook)
+    q, lo, hi = quantize_uniform(codebook, bits)
     header["ranges"][CODEBOOK] = [lo.tolist(), hi.tolist()]
-    return quantize(codebook, bits, lo, hi)
+    return q
 
 
 def _dequantize_codebook(q: np.ndarray, bits: int, header: dict) -> np.ndarray:
-    from gscodec.codecs.ptc.codec import dequantize
-
     try:
         lo, hi = (np.asarray(v, np.float32) for v in header["ranges"][CODEBOOK])
     except (KeyError, TypeError, ValueError):
         raise CorruptStreamError("header lacks the codebook's ranges") from None
-    return dequantize(q, bits, lo, hi)
+    return dequantize_uniform(q, bits, lo, hi)
 
 
 def _need(sections: dict, name: str) -> Section:
