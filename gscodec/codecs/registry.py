@@ -39,6 +39,13 @@ def get_codec(name: str, **config) -> Codec:
     return _REGISTRY[name](**config)
 
 
+def codec_version(name: str) -> int | None:
+    """The stream version of codec `name` (None if unknown): results made by another version
+    of a codec are not the same measurement."""
+    _load_builtin()
+    return getattr(_REGISTRY.get(name), "version", None)
+
+
 def encode_scene(scene, codec: str = "ptc", **config) -> bytes:
     return get_codec(codec, **config).encode(scene)
 

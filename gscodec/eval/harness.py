@@ -215,8 +215,11 @@ class Job:
 
     @property
     def config_hash(self) -> str:
+        from gscodec.codecs.registry import codec_version
+
         return _hash({"source": self.scene.source, "downscale": self.scene.downscale, "train": self.train_config,
-                      "codec": self.codec.name, "codec_config": self.codec_config, "trains": self.trains})
+                      "codec": self.codec.name, "codec_version": codec_version(self.codec.name),
+                      "codec_config": self.codec_config, "trains": self.trains})
 
     @property
     def slug(self) -> str:

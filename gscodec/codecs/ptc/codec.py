@@ -33,6 +33,7 @@ SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 @register_codec
 class PostTrainingCodec:
     name = "ptc"
+    version = CODEC_VERSION
 
     def __init__(self, preset: str = "default", quality: int = 3, prune: dict | None = None, **overrides):
         cfg = make_config(preset, quality, **overrides)
