@@ -20,10 +20,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/gscodec demo
 
-test: $(STAMP)
+PEERS := bench/peers/node_modules/.package-lock.json
+
+# npm peers (SPZ, SOG) for the peer benchmark and its smoke tests; skipped with a note if npm fails
+$(PEERS): bench/peers/package-lock.json
+	@command -v npm >/dev/null && npm ci --prefix bench/peers --no-audit --no-fund --silent \
+		|| echo "note: npm peers not installed; the peer smoke tests will skip"
+
+test: $(STAMP) $(PEERS)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEERS)
 	$(PY) bench/render.py
 	$(PY) bench/ptc_vs_peers.py
 

@@ -6,6 +6,7 @@ as one line and exit with status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -114,7 +115,13 @@ def _extra_verbs():
     return [codec_cli.register, train_cli.register, eval_cli.register, viewer_cli.register]
 
 
+def _note(message, category, filename, lineno, line=None) -> str:
+    """Warnings reach CLI users as one 'note:' line, without source lines."""
+    return f"note: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _note
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):
@@ -128,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

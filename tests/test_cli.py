@@ -39,7 +39,7 @@ def test_encode_info_decode_eval(tmp_path, capsys):
     assert main(["encode", str(tmp_path / "in.ply"), "-o", str(tmp_path / "s.gsz")]) == 0
     assert main(["info", str(tmp_path / "s.gsz")]) == 0
     out = capsys.readouterr().out
-    assert "positions" in out and "share" in out and "codec       ptc" in out
+    assert "positions" in out and "share" in out and "codec          ptc" in out
     assert main(["decode", str(tmp_path / "s.gsz"), "-o", str(tmp_path / "out.ply")]) == 0
     assert len(load_ply(tmp_path / "out.ply")) == 400
     assert main(["eval", str(tmp_path / "in.ply"), str(tmp_path / "s.gsz"), "--orbit", "2",

@@ -36,7 +36,8 @@ def register(sub) -> None:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--cameras", help="a dataset folder (COLMAP / NeRF-synthetic / 'builtin'): its test views")
     g.add_argument("--orbit", type=int, default=None, help="N orbit cameras around the scene (default 12)")
-    s.add_argument("--resolution", type=int, default=256, help="orbit image size, or dataset down-scale")
+    s.add_argument("--resolution", type=int, default=256, help="orbit image size (pixels)")
+    s.add_argument("--downscale", type=int, default=1, help="dataset image down-scale factor (with --cameras)")
     s.add_argument("--lpips-weights", default=None, help="LPIPS weights file (or GSCODEC_LPIPS_WEIGHTS)")
     s.add_argument("--json", default=None, help="also write the report as JSON here")
     s.set_defaults(fn=cmd_eval)
@@ -102,7 +103,7 @@ def cmd_eval(args) -> int:
     if args.cameras:
         from gscodec.data.load import load_dataset
 
-        ds = load_dataset(args.cameras)
+        ds = load_dataset(args.cameras, downscale=args.downscale)
         cams, background = ds.test_cameras(), ds.background
     else:
         cams = auto_orbit(ref.scene, args.orbit or 12, args.resolution)

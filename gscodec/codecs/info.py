@@ -21,14 +21,15 @@ def gsz_summary(data: bytes) -> dict:
 def print_gsz_info(path: Path) -> None:
     info = gsz_summary(Path(path).read_bytes())
     h = info["header"]
-    print(f"file        {path}  ({info['total_bytes']:,} B)")
+    print(f"{'file':<15}{path}  ({info['total_bytes']:,} B)")
     for key in ("codec", "codec_version", "format_version", "count", "sh_degree"):
         if key in h:
-            print(f"{key:<12}{h[key]}")
+            print(f"{key:<15}{h[key]}")
     if "bounds" in h:
-        print(f"{'bounds':<12}{h['bounds']}")
+        lo, hi = ([round(float(v), 4) for v in b] for b in h["bounds"])
+        print(f"{'bounds':<15}min {lo}  max {hi}")
     if "config" in h:
-        print(f"{'config':<12}{json.dumps(h['config'], sort_keys=True)}")
+        print(f"{'config':<15}{json.dumps(h['config'], sort_keys=True)}")
     print(f"\n{'section':<24}{'method':<22}{'bytes':>12}{'share':>9}")
     for r in info["sections"]:
         print(f"{r['name']:<24}{r['method']:<22}{r['bytes']:>12,}{100 * r['share']:>8.1f}%")
