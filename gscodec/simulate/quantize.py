@@ -61,7 +61,8 @@ class Quantizer(nn.Module):
     """Simulated quantizer for an attribute of shape [..., C] (C = channels).
 
     forward(x): training -> noise: x + U(-q/2, q/2); ste: grid-rounded value with identity
-    gradient; none: x. Eval -> rounded onto the grid (none: x).
+    gradient; none: x. Eval -> rounded onto the grid (none: x). With a bit width, ste/eval
+    indices are clamped to [0, 2^bits-1], so eval output == dequantize(symbols(x)).
     symbols(x) / dequantize(k): the integer indices a coder stores, and back.
     """
 
@@ -119,9 +120,10 @@ class Quantizer(nn.Module):
         o = self.origin().to(x.dtype)
         if self.training and self.mode == "noise":
             return x + (torch.rand_like(x) - 0.5) * q
-        if self.training:  # ste
-            return round_ste((x - o) / q) * q + o
-        return torch.round((x - o) / q) * q + o
+        k = round_ste((x - o) / q) if self.training else torch.round((x - o) / q)
+        if self.config.step is None:  # same clamp as symbols(); the gradient stays identity
+            k = k + (k.clamp(0, 2 ** self.config.bits - 1) - k).detach()
+        return k * q + o
 
     @torch.no_grad()
     def symbols(self, x: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,12 @@ def test_bits_over_range_per_channel_and_symbols():
     x = torch.tensor([[0.0, -1.0], [1.5, 2.0], [0.74, 0.05], [9.0, -9.0]])
     k = qz.symbols(x)
     assert k.tolist() == [[0, 0], [15, 15], [7, 5], [15, 0]]
-    assert torch.allclose(qz.dequantize(k[:3]), qz.eval()(x[:3]), atol=1e-6)
+    assert torch.allclose(qz.dequantize(k), qz.eval()(x), atol=1e-6)  # out-of-range clamps too
+    xs = x.clone().requires_grad_(True)
+    y = qz.train()(xs)
+    assert torch.allclose(y.detach(), qz.dequantize(k), atol=1e-6)
+    y.sum().backward()
+    assert torch.equal(xs.grad, torch.ones_like(xs))
 
 
 def test_ema_range_tracking():
