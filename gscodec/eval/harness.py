@@ -142,26 +142,14 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
         raise InputError("spec: no [[codec]] entries")
     scenes = []
     for i, s in enumerate(scenes_raw):
-        if isinstance(s, str):
-            s = {"source": s}
-        if "source" not in s:
-            raise InputError(f"spec: scene {i} has no 'source'")
-        bad = set(s) - {f.name for f in dataclasses.fields(SceneSpec)}
-        if bad:
-            raise InputError(f"spec: scene {i}: unknown keys {', '.join(sorted(bad))}")
+        s = _spec_entry(s, i, "scene", "source", SceneSpec)
         src = str(s["source"])
         sname = str(s.get("name") or Path(src).stem or src)
         scenes.append(SceneSpec(name=sname, source=src, dataset=str(s.get("dataset") or sname),
                                 downscale=int(s.get("downscale", 1)), train=dict(s.get("train", {}))))
     codecs = []
     for i, c in enumerate(codecs_raw):
-        if isinstance(c, str):
-            c = {"name": c}
-        if "name" not in c:
-            raise InputError(f"spec: codec {i} has no 'name'")
-        bad = set(c) - {f.name for f in dataclasses.fields(CodecSpec)}
-        if bad:
-            raise InputError(f"spec: codec {i}: unknown keys {', '.join(sorted(bad))}")
+        c = _spec_entry(c, i, "codec", "name", CodecSpec)
         rates = c.get("rates")
         rate_param = c.get("rate_param")
         if rates is None:
@@ -192,6 +180,18 @@ def load_spec(path: str | Path) -> Spec:
 
 
 # ---- jobs ------------------------------------------------------------------------------
+def _spec_entry(raw, i: int, kind: str, key: str, spec_cls) -> dict:
+    """One [[scene]] / [[codec]] table of a spec: a bare string means {key: string}; the key is
+    required and unknown keys are refused."""
+    entry = {key: raw} if isinstance(raw, str) else raw
+    if not isinstance(entry, dict) or key not in entry:
+        raise InputError(f"spec: {kind} {i} has no '{key}'")
+    bad = set(entry) - {f.name for f in dataclasses.fields(spec_cls)}
+    if bad:
+        raise InputError(f"spec: {kind} {i}: unknown keys {', '.join(sorted(bad))}")
+    return entry
+
+
 def _hash(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
