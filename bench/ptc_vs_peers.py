@@ -30,7 +30,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -333,8 +332,6 @@ def _encode_child(ply: str, out: str, preset: str, quality: int, sh_rest_mode: s
 def run_ours_limited(ply: Path, work: Path, label: str, quality: int, timeout: float,
                      sh_rest_mode: str | None = None) -> tuple[dict, object]:
     """Our encoder in a child process with a wall-clock limit (for large inputs); decode here."""
-    from gscodec.codecs import decode_bytes
-    from gscodec.codecs.info import gsz_summary
 
     out = work / f"ours_q{quality}_{sh_rest_mode or 'kmeans'}.gsz"
     params = {"preset": "default", "quality": quality, **({"sh_rest_mode": sh_rest_mode} if sh_rest_mode else {})}

@@ -124,7 +124,6 @@ def _init(x: torch.Tensor, k: int, gen: torch.Generator, pp: bool = True) -> tor
 
 def _lloyd(x: torch.Tensor, k: int, iters: int, gen: torch.Generator, exact: bool, pp: bool = True):
     """Init (see _init) then up to `iters` Lloyd steps; returns (centroids, labels of x)."""
-    n = x.shape[0]
     c = _init(x, k, gen, pp)
     labels, dist = _assign(x, c, exact)
     for _ in range(iters):

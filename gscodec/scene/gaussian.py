@@ -6,7 +6,7 @@ applies exp / sigmoid / normalisation itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -190,4 +190,4 @@ class GaussianScene:
         )
 
 
-__all__ = ["GaussianScene", "sh_coeffs_for_degree", "sh_degree_for_coeffs", "fields"]
+__all__ = ["GaussianScene", "sh_coeffs_for_degree", "sh_degree_for_coeffs"]

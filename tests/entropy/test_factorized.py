@@ -3,7 +3,6 @@ integer table built by pmf_table equals the training-time bits() within 0.1%."""
 import numpy as np
 import torch
 
-from gscodec.coding import ans
 from gscodec.entropy import FactorizedEntropyModel
 
 SCALES = (0.7, 3.0, 10.0)
