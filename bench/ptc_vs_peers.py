@@ -282,15 +282,12 @@ class Evaluator:
 # ---------------------------------------------------------------------------------------------
 def run_ours(scene, label: str, preset: str, quality: int, **overrides) -> tuple[dict, object]:
     from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.utils.timing import timed
     from gscodec.codecs.info import gsz_summary
 
     codec = get_codec("ptc", preset=preset, quality=quality, **overrides)
-    t0 = time.perf_counter()
-    data = codec.encode(scene)
-    enc = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    dec = decode_bytes(data)
-    dect = time.perf_counter() - t0
+    data, enc = timed(codec.encode, scene)
+    dec, dect = timed(decode_bytes, data)
     info = gsz_summary(data)
     sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in info["sections"]}
     params = {"preset": preset, "quality": quality, **overrides}
@@ -529,16 +526,13 @@ def _timing_child(n: int, q: int, sh_rest_mode: str | None = None) -> None:
     import torch
 
     from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.utils.timing import timed
 
     torch.set_num_threads(os.cpu_count() or 1)
     scene = synthetic_scene(n, seed=1)
     codec = get_codec("ptc", preset="default", quality=q, **({"sh_rest_mode": sh_rest_mode} if sh_rest_mode else {}))
-    t0 = time.perf_counter()
-    data = codec.encode(scene)
-    enc = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    dec = decode_bytes(data)
-    dect = time.perf_counter() - t0
+    data, enc = timed(codec.encode, scene)
+    dec, dect = timed(decode_bytes, data)
     print(json.dumps({"bytes": len(data), "encode_s": enc, "decode_s": dect, "splats_out": len(dec)}))
 
 

@@ -75,6 +75,26 @@ class EvalReport:
         return self.ref_bytes / max(self.test_bytes, 1)
 
 
+def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: str = "auto",
+                     keep_images: bool = False) -> dict:
+    """Mean PSNR / SSIM of `scene` rendered at the dataset views `indices` against their ground
+    truth; with keep_images, also the renders (so callers need not render them again)."""
+    from gscodec.eval.metrics import psnr, ssim
+    from gscodec.render import render
+
+    ps, ss, images = [], [], []
+    for i in indices:
+        with torch.no_grad():
+            img = render(scene, ds.cameras[i], background=ds.background, backend=backend).image.clamp(0, 1)
+        gt = ds.image(i).to(img.device)
+        ps.append(float(psnr(img, gt)))
+        ss.append(float(ssim(img, gt)))
+        if keep_images:
+            images.append(img)
+    out = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
+    return {**out, "images": images} if keep_images else out
+
+
 def compare_scenes(ref: GaussianScene, test: GaussianScene, cameras: list[Camera], *,
                    background=(0.0, 0.0, 0.0), lpips_weights: str | None = None,
                    progress: bool = True) -> dict:

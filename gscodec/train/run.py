@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from gscodec.data.dataset import Dataset
-from gscodec.scene import GaussianScene, save_ply
+from gscodec.scene import save_ply
 from gscodec.train.config import TrainConfig
 from gscodec.train.trainer import Trainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
@@ -24,30 +24,11 @@ class RunResult:
     comparison_png: Path | None
 
 
-def evaluate_scene(scene: GaussianScene, ds: Dataset, indices: list[int]) -> dict:
-    """Mean PSNR / SSIM of `scene` against the dataset's ground-truth images."""
-    from gscodec.eval.metrics import psnr, ssim
-    from gscodec.render import render
-
-    ps, ss = [], []
-    for i in indices:
-        with torch.no_grad():
-            img = render(scene, ds.cameras[i], background=ds.background).image.clamp(0, 1)
-        gt = ds.image(i)
-        ps.append(float(psnr(img, gt)))
-        ss.append(float(ssim(img, gt)))
-    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
-
-
-def side_by_side(ds: Dataset, index: int, scenes: list[GaussianScene], path: Path) -> Path:
-    """One PNG: ground truth | each scene's render, for camera `index`."""
+def side_by_side(ds: Dataset, index: int, renders: list[torch.Tensor], path: Path) -> Path:
+    """One PNG: ground truth | each of `renders` (images of camera `index`)."""
     from gscodec.data.images import save_image
-    from gscodec.render import render
 
-    tiles = [ds.image(index)]
-    for s in scenes:
-        with torch.no_grad():
-            tiles.append(render(s, ds.cameras[index], background=ds.background).image.clamp(0, 1))
+    tiles = [ds.image(index), *renders]
     gap = torch.ones(tiles[0].shape[0], 2, 3)
     row = torch.cat([t for tile in tiles for t in (tile, gap)][:-1], dim=1)
     save_image(path, row)
@@ -59,8 +40,8 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
                        progress: bool = True) -> RunResult:
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
+    from gscodec.eval.compare import score_on_dataset
     from gscodec.eval.metrics import LpipsUnavailable, lpips
-    from gscodec.render import render
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,8 +65,10 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     decode_seconds = time.perf_counter() - t0
 
     test = ds.test_indices
-    uncompressed = evaluate_scene(scene, ds, test)
-    compressed = evaluate_scene(decoded, ds, test)
+    uncompressed = score_on_dataset(scene, ds, test, keep_images=True)
+    uncompressed_renders = uncompressed.pop("images")
+    compressed = score_on_dataset(decoded, ds, test, keep_images=True)
+    decoded_renders = compressed.pop("images")
     metrics = {
         "dataset": ds.name or str(ds.root), "codec": codec, "train_iterations": trainer.step,
         "train_seconds": train_seconds, "splats": len(scene), "decoded_splats": len(decoded),
@@ -96,9 +79,7 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
         "device": str(trainer.device),
     }
     renders, lpips_vals = out / "renders", []
-    for i in test:
-        with torch.no_grad():
-            img = render(decoded, ds.cameras[i], background=ds.background).image.clamp(0, 1)
+    for i, img in zip(test, decoded_renders):
         save_image(renders / f"test_{i:03d}.png", img)
         if metrics.get("lpips_note") is None:
             try:
@@ -106,9 +87,10 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
             except LpipsUnavailable as e:
                 metrics["lpips_note"] = str(e)
     metrics["lpips"] = float(np.mean(lpips_vals)) if lpips_vals else None
-    png = side_by_side(ds, test[0], [scene, decoded], renders / "comparison.png") if test else None
+    png = (side_by_side(ds, test[0], [uncompressed_renders[0], decoded_renders[0]], renders / "comparison.png")
+           if test else None)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return RunResult(metrics, out, png)
 
 
-__all__ = ["RunResult", "evaluate_scene", "side_by_side", "train_and_compress"]
+__all__ = ["RunResult", "side_by_side", "train_and_compress"]

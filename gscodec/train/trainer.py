@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gscodec.data.dataset import Dataset
@@ -108,19 +107,13 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, indices: list[int] | None = None) -> dict:
-        from gscodec.eval.metrics import psnr, ssim
+        from gscodec.eval.compare import score_on_dataset
 
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}
-        ps, ss = [], []
-        for i in indices:
-            img, _ = self.render(i)
-            gt = self.ds.image(i).to(self.device)
-            ps.append(float(psnr(img.clamp(0, 1), gt)))
-            ss.append(float(ssim(img.clamp(0, 1), gt)))
-        return {"step": self.step, "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)),
-                "n_gaussians": len(self.model)}
+        scores = score_on_dataset(self.model.scene(), self.ds, indices, backend=self.cfg.backend)
+        return {"step": self.step, **scores, "n_gaussians": len(self.model)}
 
     def train(self, iterations: int | None = None, progress: bool = True) -> dict:
         from tqdm.auto import tqdm
