@@ -25,6 +25,7 @@ def register_codec(cls: type) -> type:
 def _load_builtin() -> None:
     # importing registers them; kept lazy so `import gscodec` stays light
     import gscodec.codecs.ptc.codec  # noqa: F401
+    import gscodec.codecs.static_gscodec  # noqa: F401
 
 
 def available_codecs() -> list[str]:

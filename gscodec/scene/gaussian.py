@@ -43,6 +43,9 @@ class GaussianScene:
     sh_dc: torch.Tensor
     sh_rest: torch.Tensor
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # a trained scene may carry the entropy model it was trained with (e.g. the compression
+    # simulation's learned distributions) to the encoder; decoded and loaded scenes have None
+    entropy_model: object = field(default=None, repr=False, compare=False)
 
     TENSORS = ("means", "quats", "log_scales", "opacity_logits", "sh_dc", "sh_rest")
 

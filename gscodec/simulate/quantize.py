@@ -29,6 +29,7 @@ class QuantConfig:
     bits: int | None = 8
     step: float | None = None
     ema: float | None = 0.99
+    clamp: bool = True  # with a bit width: clamp indices to [0, 2^bits-1] (False: the grid extends)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -121,7 +122,7 @@ class Quantizer(nn.Module):
         if self.training and self.mode == "noise":
             return x + (torch.rand_like(x) - 0.5) * q
         k = round_ste((x - o) / q) if self.training else torch.round((x - o) / q)
-        if self.config.step is None:  # same clamp as symbols(); the gradient stays identity
+        if self.config.step is None and self.config.clamp:  # same clamp as symbols(); the gradient stays identity
             k = k + (k.clamp(0, 2 ** self.config.bits - 1) - k).detach()
         return k * q + o
 
@@ -130,7 +131,7 @@ class Quantizer(nn.Module):
         """Integer grid indices (int64) of x; with a bit width they lie in [0, 2^bits-1]."""
         q, o = self.step().to(x.dtype), self.origin().to(x.dtype)
         k = torch.round((x - o) / q).to(torch.int64)
-        if self.config.step is None:
+        if self.config.step is None and self.config.clamp:
             k = k.clamp(0, 2 ** self.config.bits - 1)
         return k
 

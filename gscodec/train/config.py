@@ -31,6 +31,8 @@ class TrainConfig:
     seed: int = 0
     backend: str = "auto"
     device: str = "cpu"
+    # compression simulation (gscodec.simulate.sim.SimConfig fields); None: plain 3DGS
+    simulation: dict | None = None
 
     def validate(self) -> "TrainConfig":
         if self.iterations < 0:
@@ -39,7 +41,23 @@ class TrainConfig:
             raise InputError(f"sh_degree must be 0..3, got {self.sh_degree}")
         if self.strategy not in ("default", "mcmc"):
             raise InputError(f"strategy must be 'default' or 'mcmc', got {self.strategy!r}")
+        if self.simulation is not None:
+            from gscodec.simulate.sim import SimConfig
+
+            start = SimConfig.from_dict(self.simulation).start
+            stop = self.refine_stop()
+            if start < min(stop, self.iterations):
+                raise InputError(f"compression simulation starts at step {start} but densification runs until "
+                                 f"{stop}: set simulation.start >= refine_stop (the simulation needs a fixed "
+                                 "set of splats)")
         return self
+
+    def refine_stop(self) -> int:
+        """The step where the densification strategy stops changing the set of splats."""
+        from gscodec.train.densify import DefaultStrategy, MCMCStrategy
+
+        cls = {"default": DefaultStrategy, "mcmc": MCMCStrategy}[self.strategy]
+        return int(self.strategy_options.get("refine_stop", cls.refine_stop))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -46,14 +46,15 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
+    codec_obj = get_codec(codec, **(codec_config or {}))
+    train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})
     trainer = Trainer.resume(ds, ckpt, out) if resume and ckpt.is_file() else Trainer(ds, train_cfg, out)
     t0 = time.perf_counter()
     trainer.train(progress=progress)
     train_seconds = time.perf_counter() - t0
-    scene = trainer.model.export()
+    scene = trainer.scene_for_eval(simulated=False)  # carries the simulation's entropy model, if any
     ply_path = save_ply(scene, out / "scene.ply")
 
-    codec_obj = get_codec(codec, **(codec_config or {}))
     t0 = time.perf_counter()
     data = codec_obj.encode(scene)
     encode_seconds = time.perf_counter() - t0
@@ -70,14 +71,18 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     compressed = score_on_dataset(decoded, ds, test, keep_images=True)
     decoded_renders = compressed.pop("images")
     metrics = {
-        "dataset": ds.name or str(ds.root), "codec": codec, "train_iterations": trainer.step,
+        "dataset": ds.name or str(ds.root), "codec": codec, "codec_config": codec_config or {},
+        "train_iterations": trainer.step,
         "train_seconds": train_seconds, "splats": len(scene), "decoded_splats": len(decoded),
         "uncompressed": {**uncompressed, "bytes": ply_path.stat().st_size},
         "compressed": {**compressed, "bytes": len(data)},
         "ratio": ply_path.stat().st_size / len(data),
         "encode_seconds": encode_seconds, "decode_seconds": decode_seconds,
         "device": str(trainer.device),
+        "codec_stats": _jsonable(getattr(codec_obj, "last_stats", {})),
     }
+    if trainer.history and trainer.history[-1].get("estimated_bits"):
+        metrics["estimated_bits"] = trainer.history[-1]["estimated_bits"]
     renders, lpips_vals = out / "renders", []
     for i, img in zip(test, decoded_renders):
         save_image(renders / f"test_{i:03d}.png", img)
@@ -93,4 +98,26 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     return RunResult(metrics, out, png)
 
 
-__all__ = ["RunResult", "side_by_side", "train_and_compress"]
+def with_codec_simulation(cfg: TrainConfig, codec_obj, codec_config: dict) -> TrainConfig:
+    """A codec that trains with compression (e.g. static-gscodec) gets its compression
+    simulation switched on, starting when densification stops, unless the config sets one."""
+    import dataclasses
+
+    if not getattr(codec_obj, "trains_with_compression", False) or not hasattr(codec_obj, "simulation_config"):
+        return cfg
+    sim = codec_obj.simulation_config(codec_config, cfg.simulation)
+    sim.setdefault("start", min(cfg.refine_stop(), cfg.iterations))
+    return dataclasses.replace(cfg, simulation=sim).validate()
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj if isinstance(obj, (int, float, str, bool)) or obj is None else str(obj)
+
+
+__all__ = ["RunResult", "side_by_side", "train_and_compress", "with_codec_simulation"]

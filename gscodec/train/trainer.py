@@ -48,6 +48,50 @@ class Trainer:
             raise InputError("the dataset has no training views")
         self._order: list[int] = []
         self.bg = torch.tensor(dataset.background, dtype=torch.float32, device=self.device)
+        self.sim, self.sim_optimizer = None, None
+        if cfg.simulation is not None:
+            from gscodec.simulate.sim import CompressionSim, SimConfig
+
+            n_rest = 3 * self.model.sh_rest.shape[1]
+            self.sim = CompressionSim(SimConfig.from_dict(cfg.simulation), n_rest).to(self.device)
+
+    # ---- compression simulation ----------------------------------------------------------
+    def _sim_active(self) -> bool:
+        return self.sim is not None and bool(self.sim.started)
+
+    def _begin_sim(self, resume_state: dict | None = None) -> None:
+        self.sim.begin(self.model.params(), self.model.sh_rest, resume_state=resume_state)
+        params = list(self.sim.parameters())
+        self.sim_optimizer = torch.optim.Adam(params, lr=self.sim.cfg.lr_entropy) if params else None
+
+    def simulated_params(self, training: bool) -> tuple[dict, torch.Tensor | None, int]:
+        """The attributes as rendered: through the simulation once it runs (noise/STE in
+        training, rounding in eval), else the raw parameters."""
+        params = self.model.params()
+        if not self._sim_active():
+            return dict(params), None, 0
+        self.sim.train(training)
+        total = max(self.cfg.iterations - self.sim.cfg.start, 1)
+        return self.sim(params, progress=(self.step - self.sim.cfg.start) / total)
+
+    def scene_for_eval(self, simulated: bool = True):
+        """A GaussianScene of the model: with simulated=True as the decoder will see it
+        (quantized, masked); with False unquantized but masked (the uncompressed result).
+        It carries the simulation as its entropy model for the encoder."""
+        from gscodec.scene import GaussianScene
+
+        with torch.no_grad():
+            if not self._sim_active():
+                return self.model.export()
+            if simulated:
+                p, _, _ = self.simulated_params(training=False)
+            else:
+                p = dict(self.model.params())
+                p["sh_rest"] = p["sh_rest"] * self.sim.sh_active(p["sh_rest"])[:, None, None].to(p["sh_rest"].dtype)
+            scene = GaussianScene(**{k: p[k].detach().to("cpu") for k in PARAM_NAMES})
+        self.sim.eval()
+        scene.entropy_model = self.sim
+        return scene
 
     def _lrs(self) -> dict[str, float]:
         c = self.cfg
@@ -66,16 +110,17 @@ class Trainer:
             self.rng.shuffle(self._order)
         return self._order.pop()
 
-    def render(self, cam_index: int | None = None, camera=None, sh_degree: int | None = None):
+    def render(self, cam_index: int | None = None, camera=None, sh_degree: int | None = None,
+               params: dict | None = None):
         from gscodec.render import camera_tensors, rasterization
 
-        m = self.model
+        m = params if params is not None else self.model.params()
         camera = camera or self.ds.cameras[cam_index]
         viewmats, Ks = camera_tensors([camera], self.device, torch.float32)
-        deg = m.sh_degree if sh_degree is None else sh_degree
-        colors = torch.cat([m.sh_dc[:, None], m.sh_rest], 1)
+        deg = self.model.sh_degree if sh_degree is None else sh_degree
+        colors = torch.cat([m["sh_dc"][:, None], m["sh_rest"]], 1)
         img, alpha, meta = rasterization(
-            m.means, m.quats, m.log_scales.exp(), torch.sigmoid(m.opacity_logits), colors,
+            m["means"], m["quats"], m["log_scales"].exp(), torch.sigmoid(m["opacity_logits"]), colors,
             viewmats, Ks, camera.width, camera.height, sh_degree=deg, backgrounds=self.bg[None],
             backend=self.cfg.backend)
         return img[0], meta
@@ -87,23 +132,32 @@ class Trainer:
         idx = self._next_camera()
         gt = self.ds.image(idx).to(self.device)
         deg = min(self.step // max(cfg.sh_degree_interval, 1), self.model.sh_degree)
-        img, meta = self.render(idx, sh_degree=deg)
+        if self.sim is not None and not self._sim_active() and self.step >= self.sim.cfg.start:
+            self._begin_sim()
+        params, bits, elements = self.simulated_params(training=True)
+        img, meta = self.render(idx, sh_degree=deg, params=params)
         meta["means2d"].retain_grad()
         l1 = (img - gt).abs().mean()
         loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * (1 - ssim(img, gt))
         if isinstance(self.strategy, MCMCStrategy):
             loss = loss + self.strategy.regularization(self.model)
+        rate_bpe = None
+        if bits is not None:
+            rate_bpe = float(bits.detach()) / max(elements, 1)
+            loss = loss + self.sim.rate_loss(bits, elements) + self.sim.aux_loss()
         loss.backward()
         for g in self.optimizers["means"].param_groups:
             g["lr"] = self._means_lr()
-        for opt in self.optimizers.values():
+        opts = list(self.optimizers.values()) + ([self.sim_optimizer] if self.sim_optimizer is not None else [])
+        for opt in opts:
             opt.step()
             opt.zero_grad(set_to_none=True)
         kw = {"lr_means": self._means_lr()} if isinstance(self.strategy, MCMCStrategy) else {}
         self.strategy.step_post_backward(self.model, self.optimizers, meta, self.step, self.extent, **kw)
         self.step += 1
         mse = float(((img.detach().clamp(0, 1) - gt) ** 2).mean())
-        return {"loss": float(loss.detach()), "psnr": -10 * math.log10(max(mse, 1e-12)), "n": len(self.model)}
+        return {"loss": float(loss.detach()), "psnr": -10 * math.log10(max(mse, 1e-12)), "n": len(self.model),
+                "bits_per_element": rate_bpe}
 
     @torch.no_grad()
     def evaluate(self, indices: list[int] | None = None) -> dict:
@@ -112,8 +166,26 @@ class Trainer:
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}
-        scores = score_on_dataset(self.model.scene(), self.ds, indices, backend=self.cfg.backend)
-        return {"step": self.step, **scores, "n_gaussians": len(self.model)}
+        scores = score_on_dataset(self.scene_for_eval(), self.ds, indices, backend=self.cfg.backend)
+        out = {"step": self.step, **scores, "n_gaussians": len(self.model)}
+        if self._sim_active():
+            out["estimated_bits"] = self.estimated_bits()
+        return out
+
+    @torch.no_grad()
+    def estimated_bits(self) -> dict:
+        """The entropy model's estimate of the constrained attributes' size (eval rounding)."""
+        self.sim.eval()
+        params = self.model.params()
+        from gscodec.simulate.sim import to_channels
+
+        ch = to_channels(params)
+        out = {}
+        for name, m in self.sim.entropy.items():
+            y = self.sim.symbols(name, ch[name]).to(ch[name].dtype)
+            b = m.bits(params["means"], y) if hasattr(m, "context") else m.bits(y)
+            out[name] = float(b)
+        return out
 
     def train(self, iterations: int | None = None, progress: bool = True) -> dict:
         from tqdm.auto import tqdm
@@ -130,11 +202,14 @@ class Trainer:
         while self.step < total:
             stats = self.train_step()
             bar.update(1)
+            rate = stats["bits_per_element"]
             if self.step % 10 == 0:
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", n=stats["n"])
+                extra = {"bits": f"{rate:.2f}"} if rate is not None else {}
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", n=stats["n"], **extra)
             if progress and not tty and (self.step % log_every == 0 or self.step == total):
+                extra = f"  rate {rate:.2f} bits/value" if rate is not None else ""
                 print(f"training {self.step}/{total}  loss {stats['loss']:.4f}  train PSNR {stats['psnr']:.2f}"
-                      f"  splats {stats['n']:,}  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+                      f"  splats {stats['n']:,}{extra}  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < total:
                 self.history.append(self.evaluate())
                 bar.write(f"step {self.step}: test PSNR {self.history[-1]['psnr']:.2f} dB")
@@ -159,6 +234,8 @@ class Trainer:
             "order": list(self._order),
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
+            "sim": self.sim.state_for_checkpoint() if self._sim_active() else None,
+            "sim_optimizer": self.sim_optimizer.state_dict() if self.sim_optimizer is not None else None,
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
@@ -183,6 +260,10 @@ class Trainer:
         for k, v in st["strategy"].items():
             setattr(t.strategy, k, v)
         t.step, t._order, t.history = st["step"], st["order"], st["history"]
+        if st.get("sim") is not None and t.sim is not None:
+            t._begin_sim(resume_state=st["sim"])
+            if t.sim_optimizer is not None and st.get("sim_optimizer") is not None:
+                t.sim_optimizer.load_state_dict(st["sim_optimizer"])
         t.rng.setstate(st["rng"])
         torch.set_rng_state(st["torch_rng"])
         return t

@@ -1,0 +1,364 @@
+"""Static GSCodec (GSCodec Studio V-A): 3DGS trained with compression simulation, then coded.
+
+The scene must carry the `CompressionSim` it was trained with (`scene.entropy_model`, as
+`Trainer.scene_for_eval` returns it). Encoding:
+  prune (opacity < 1/255) -> positions (grid + Morton + delta, as ptc) ->
+  each simulated attribute -> its integer symbols on the training grid ->
+    entropy-constrained ones coded with their learned distribution (factorized tables or
+    hash-grid Gaussians; the model's weights travel in the stream), unless a post-training
+    model codes them smaller (the choice is recorded per section; `last_stats` has both);
+    the others with the best post-training method ->
+  SH rest: the mask as bits, then a k-means codebook + labels for the splats that keep it.
+The encoder rebuilds the entropy models from the bytes it stores and codes with those, so
+encoder and decoder compute the coder's tables / Gaussian parameters from the same weights,
+in float64 on the CPU (DESIGN.md determinism).
+"""
+from __future__ import annotations
+
+import struct
+import time
+
+import numpy as np
+import torch
+
+from gscodec.codecs.ptc.config import make_config
+from gscodec.codecs.ptc.prune import PruneConfig, prune
+from gscodec.codecs.registry import register_codec
+from gscodec.coding import ans, container
+from gscodec.coding.container import Section
+from gscodec.coding.positions import decode_positions, dequantize_positions, encode_positions, quantize_positions
+from gscodec.coding.symbols import decode_best, dequantize_uniform, encode_best, quantize_uniform
+from gscodec.errors import CorruptStreamError, InputError
+from gscodec.scene import GaussianScene
+
+CODEC_VERSION = 1
+ATTRS = ("quats", "log_scales", "opacity_logits", "sh_dc")
+CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
+FALLBACK_BITS = 8  # attributes training did not quantize
+
+
+# ---- small framing helpers ---------------------------------------------------------------
+def _frame(parts: list[bytes]) -> bytes:
+    return struct.pack("<I", len(parts)) + b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+
+def _unframe(data: bytes, what: str) -> list[bytes]:
+    try:
+        (n,) = struct.unpack_from("<I", data, 0)
+        off, out = 4, []
+        for _ in range(n):
+            (ln,) = struct.unpack_from("<I", data, off)
+            off += 4
+            if off + ln > len(data):
+                raise ValueError("part runs past the end")
+            out.append(data[off:off + ln])
+            off += ln
+    except (struct.error, ValueError) as e:
+        raise CorruptStreamError(f"section {what!r} is malformed ({e})") from None
+    return out
+
+
+def _pack_floats(tensors: dict[str, torch.Tensor]) -> tuple[bytes, list]:
+    """float32 bytes of named tensors + the (name, shape) list the header keeps."""
+    layout = [[k, list(v.shape)] for k, v in tensors.items()]
+    data = b"".join(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes() for v in tensors.values())
+    return data, layout
+
+
+def _unpack_floats(data: bytes, layout: list) -> dict[str, torch.Tensor]:
+    out, off = {}, 0
+    try:
+        for name, shape in layout:
+            n = int(np.prod(shape)) if shape else 1
+            if off + 4 * n > len(data):
+                raise ValueError("weights section too short")
+            out[name] = torch.from_numpy(np.frombuffer(data, np.float32, n, off).copy()).reshape(shape)
+            off += 4 * n
+    except (TypeError, ValueError) as e:
+        raise CorruptStreamError(f"entropy model weights are malformed ({e})") from None
+    if off != len(data):
+        raise CorruptStreamError("entropy model weights section has trailing bytes")
+    return out
+
+
+def _bits_needed(span: int) -> int:
+    return max(1, int(np.ceil(np.log2(span + 1)))) if span > 0 else 1
+
+
+# ---- the entropy models as stored ---------------------------------------------------------
+def _store_entropy(sim) -> tuple[list[Section], dict]:
+    """Sections + header entries for the learned distributions (hash tables as sign bits)."""
+    sections, meta = [], {}
+    for name, m in sim.entropy.items():
+        state = {k: v for k, v in m.state_dict().items() if ".table" not in k}
+        data, layout = _pack_floats(state)
+        entry = {"weights": layout}
+        sections.append(Section(f"{name}.model", "float32", data))
+        if hasattr(m, "context"):
+            hb = m.context.bits_payload()
+            entry["hash_p"] = hb.p
+            sections.append(Section(f"{name}.hash", "ans-bits", hb.payload))
+        meta[name] = entry
+    return sections, meta
+
+
+def _load_entropy(sim_cfg: dict, meta: dict, sections: dict):
+    """Rebuild the CompressionSim's entropy models from the stream (decoder and encoder)."""
+    from gscodec.simulate.sim import CompressionSim, SimConfig
+
+    try:
+        sim = CompressionSim(SimConfig.from_dict(sim_cfg))
+    except (InputError, TypeError, ValueError) as e:
+        raise CorruptStreamError(f"stream's simulation config is invalid ({e})") from None
+    for name, m in sim.entropy.items():
+        if name not in meta:
+            raise CorruptStreamError(f"stream lacks the entropy model of {name!r}")
+        state = _unpack_floats(_need(sections, f"{name}.model").data, meta[name]["weights"])
+        if hasattr(m, "context"):
+            tables = {k: v for k, v in m.state_dict().items() if ".table" in k}
+            n = sum(t.numel() for t in tables.values())
+            bits = ans.decode_bits(_need(sections, f"{name}.hash").data, float(meta[name]["hash_p"]), n)
+            state.update(tables)  # placeholders; load_bits sets them
+        try:
+            m.load_state_dict(state)
+        except RuntimeError as e:
+            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({e})") from None
+        if hasattr(m, "context"):
+            m.context.load_bits(bits)
+    return sim.eval()
+
+
+def _need(sections: dict, name: str) -> Section:
+    if name not in sections:
+        raise CorruptStreamError(f"stream lacks section {name!r}")
+    return sections[name]
+
+
+def _learned_encode(model, y: np.ndarray, xyz: np.ndarray, lo, hi) -> bytes:
+    if hasattr(model, "context"):
+        mean, scale = model.coder_params(xyz)
+        return model.conditional.encode(y.reshape(-1), mean, scale, 1.0, int(lo.min()), int(hi.max()))
+    return _frame(model.encode(y, lo, hi))
+
+
+def _learned_decode(model, data: bytes, n: int, c: int, xyz: np.ndarray, lo, hi, what: str) -> np.ndarray:
+    if hasattr(model, "context"):
+        mean, scale = model.coder_params(xyz)
+        return model.conditional.decode(data, mean, scale, 1.0, int(lo.min()), int(hi.max())).reshape(n, c)
+    parts = _unframe(data, what)
+    if len(parts) != c:
+        raise CorruptStreamError(f"section {what!r} holds {len(parts)} channels, expected {c}")
+    return model.decode(parts, n, lo, hi)
+
+
+@register_codec
+class StaticGSCodec:
+    name = "static-gscodec"
+    version = CODEC_VERSION
+    trains_with_compression = True
+
+    def __init__(self, quality: int = 3, lambda_rate: float | None = None, learned_only: bool = False, **_):
+        """quality 1..5 sets position bits and the SH codebook (ptc's ladder); lambda_rate is
+        the training-time rate weight (read by the trainer via `simulation_config`);
+        learned_only codes constrained attributes with the learned model even where a
+        post-training model would be smaller (the paper's rule, for ablations)."""
+        self.ptc = make_config("default", quality)
+        self.lambda_rate = lambda_rate
+        self.learned_only = bool(learned_only)
+        self.last_stats: dict = {}
+
+    @staticmethod
+    def simulation_config(codec_config: dict, base: dict | None = None) -> dict:
+        """The TrainConfig.simulation dict this codec wants (λ from the codec config)."""
+        sim = dict(base or {})
+        if codec_config.get("lambda_rate") is not None:
+            sim["lambda_rate"] = float(codec_config["lambda_rate"])
+        return sim
+
+    # ---- encode ----------------------------------------------------------------------
+    def encode(self, scene: GaussianScene) -> bytes:
+        from gscodec.simulate.sim import to_channels
+
+        t0 = time.perf_counter()
+        sim = scene.entropy_model
+        if sim is None or not hasattr(sim, "quantizers") or not bool(sim.started):
+            raise InputError("static-gscodec needs a scene trained with compression simulation "
+                             "(`gscodec train DATASET --codec static-gscodec`); use codec 'ptc' for a plain .ply")
+        cfg = self.ptc
+        scene.check()
+        scene, prune_stats = prune(scene.detach().to("cpu"), PruneConfig())
+        n, degree = len(scene), scene.sh_degree
+        qpos, plo, phi = quantize_positions(scene.means.numpy(), cfg.position_bits)
+        pos_bytes, order = encode_positions(qpos, cfg.position_bits)
+        xyz = dequantize_positions(qpos[order], cfg.position_bits, plo, phi)  # what the decoder will have
+        with torch.no_grad():
+            ch = {k: v[torch.from_numpy(order)] for k, v in to_channels(scene.__dict__).items()}
+
+        header = {"codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
+                  "bounds": [plo.tolist(), phi.tolist()], "position_bits": cfg.position_bits,
+                  "sim": sim.cfg.to_dict(), "attributes": {}, "prune": prune_stats}
+        ent_sections, header["entropy"] = _store_entropy(sim)
+        sections = [Section("positions", "morton-delta", pos_bytes), *ent_sections]
+        stored = _load_entropy(header["sim"], header["entropy"], {s.name: s for s in ent_sections})
+        stats = {}
+        for name in ATTRS:
+            sec, entry, st = self._encode_attribute(name, ch[name], sim, stored, xyz, n)
+            sections.append(sec)
+            header["attributes"][name] = entry
+            stats[name] = st
+        if degree > 0:
+            sections += self._encode_sh_rest(ch["sh_rest"].numpy(), header)
+        data = container.pack(header, sections)
+        self.last_stats = {"encode_seconds": time.perf_counter() - t0, "prune": prune_stats, "bytes": len(data),
+                           "attributes": stats}
+        return data
+
+    def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n):
+        c = CHANNELS[name]
+        if name not in sim.quantizers:  # training left it unquantized: plain uniform quantization
+            q, lo, hi = quantize_uniform(x.numpy(), FALLBACK_BITS)
+            data, method = encode_best(q, FALLBACK_BITS)[:2]
+            return (Section(name, method, data), {"mode": "uniform", "lo": lo.tolist(), "hi": hi.tolist()},
+                    {"method": method, "bytes": len(data)})
+        qz = sim.quantizers[name]
+        y = sim.symbols(name, x).numpy().astype(np.int64)
+        lo = y.min(0) if n else np.zeros(c, np.int64)
+        hi = y.max(0) if n else np.zeros(c, np.int64)
+        entry = {"mode": "grid", "origin": qz.origin().cpu().numpy().astype(np.float32).tolist(),
+                 "step": qz.step().cpu().numpy().astype(np.float32).tolist(), "center": sim.center(name),
+                 "lo": lo.tolist(), "hi": hi.tolist()}
+        bits = _bits_needed(int((hi - lo).max()) if n else 0)
+        ptc_data, ptc_method = encode_best(y - lo, bits)[:2] if n else (b"", "raw")
+        st = {"post_training_bytes": len(ptc_data), "post_training_method": ptc_method}
+        if name in stored.entropy and n:
+            learned = _learned_encode(stored.entropy[name], y, xyz, lo, hi)
+            method = "learned-" + ("gaussian" if hasattr(stored.entropy[name], "context") else "factorized")
+            st["learned_bytes"] = len(learned)
+            st["estimated_bits"] = self._estimate(stored.entropy[name], y, xyz)
+            if self.learned_only or len(learned) <= len(ptc_data):
+                st.update(method=method, bytes=len(learned))
+                return Section(name, method, learned), entry, st
+        entry["bits"] = bits
+        st.update(method=ptc_method, bytes=len(ptc_data))
+        return Section(name, ptc_method, ptc_data), entry, st
+
+    @staticmethod
+    @torch.no_grad()
+    def _estimate(model, y: np.ndarray, xyz: np.ndarray) -> float:
+        yt = torch.from_numpy(y.astype(np.float64))
+        m = model.double()
+        b = m.bits(torch.from_numpy(xyz.astype(np.float64)), yt) if hasattr(m, "context") else m.bits(yt)
+        model.float()
+        return float(b)
+
+    def _encode_sh_rest(self, rest: np.ndarray, header: dict) -> list[Section]:
+        from gscodec.codecs.ptc.codec import _vector_quantize
+
+        active = np.abs(rest).max(1) > 0 if len(rest) else np.zeros(0, bool)
+        p = float(np.float32(active.mean())) if len(rest) else 0.5
+        sections = [Section("sh_mask", "ans-bits", ans.encode_bits(active.astype(np.uint8), p))]
+        sh = {"mask_p": p, "active": int(active.sum())}
+        if active.any():
+            codebook, labels = _vector_quantize(rest[active], self.ptc)
+            sh["codebook_size"] = len(codebook)
+            lb = _bits_needed(len(codebook) - 1)
+            data, method = encode_best(labels[:, None].astype(np.int64), lb)[:2]
+            sections.append(Section("sh_labels", method, data))
+            qc, lo, hi = quantize_uniform(codebook, self.ptc.codebook_bits)
+            sh.update(codebook_lo=lo.tolist(), codebook_hi=hi.tolist(), codebook_bits=self.ptc.codebook_bits)
+            data, method = encode_best(qc, self.ptc.codebook_bits)[:2]
+            sections.append(Section("sh_codebook", method, data))
+        header["sh_rest"] = sh
+        return sections
+
+    def decode(self, data: bytes) -> GaussianScene:
+        return self.decode_stream(data)
+
+    # ---- decode ----------------------------------------------------------------------
+    @classmethod
+    def decode_stream(cls, data: bytes) -> GaussianScene:
+        header, sections = container.unpack(data)
+        try:
+            version = int(header["codec_version"])
+            n, degree, pbits = int(header["count"]), int(header["sh_degree"]), int(header["position_bits"])
+            plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])
+            attrs = header["attributes"]
+            sim_cfg, ent_meta = header["sim"], header["entropy"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptStreamError(f"static-gscodec header is incomplete or malformed ({e})") from None
+        if version > CODEC_VERSION:
+            raise CorruptStreamError(f"static-gscodec stream version {version} is newer than this decoder")
+        if not 0 <= degree <= 3 or n < 0 or not 4 <= pbits <= 21:
+            raise CorruptStreamError("static-gscodec header has an impossible count, SH degree or position bits")
+        qpos = decode_positions(_need(sections, "positions").data)
+        if qpos.shape != (n, 3):
+            raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
+        xyz = dequantize_positions(qpos, pbits, plo, phi)
+        stored = _load_entropy(sim_cfg, ent_meta, sections)
+        ch = {}
+        for name in ATTRS:
+            ch[name] = cls._decode_attribute(name, attrs.get(name), _need(sections, name), stored, xyz, n)
+        k_rest = (degree + 1) ** 2 - 1
+        rest = cls._decode_sh_rest(header.get("sh_rest"), sections, n, 3 * k_rest) if k_rest else np.zeros((n, 0))
+        q = ch["quats"]
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+        return GaussianScene(means=t(xyz), quats=t(q), log_scales=t(ch["log_scales"]),
+                             opacity_logits=t(ch["opacity_logits"][:, 0]), sh_dc=t(ch["sh_dc"]),
+                             sh_rest=t(rest).reshape(n, k_rest, 3))
+
+    @staticmethod
+    def _decode_attribute(name, entry, sec, stored, xyz, n) -> np.ndarray:
+        c = CHANNELS[name]
+        if not isinstance(entry, dict):
+            raise CorruptStreamError(f"header lacks the description of {name!r}")
+        try:
+            lo, hi = np.asarray(entry["lo"], np.float64), np.asarray(entry["hi"], np.float64)
+            if entry["mode"] == "uniform":
+                q = decode_best(sec.data, sec.method, n)
+                return dequantize_uniform(q, FALLBACK_BITS, lo.astype(np.float32), hi.astype(np.float32))
+            lo_i, hi_i = lo.astype(np.int64), hi.astype(np.int64)
+            origin, step = np.asarray(entry["origin"], np.float32), np.asarray(entry["step"], np.float32)
+            center = int(entry["center"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptStreamError(f"header entry of {name!r} is malformed ({e})") from None
+        if lo_i.shape != (c,) or hi_i.shape != (c,) or np.any(hi_i < lo_i) or np.any(hi_i - lo_i > ans.MAX_ALPHABET):
+            raise CorruptStreamError(f"symbol range of {name!r} is invalid")
+        if n == 0:
+            y = np.zeros((0, c), np.int64)
+        elif sec.method.startswith("learned-"):
+            if name not in stored.entropy:
+                raise CorruptStreamError(f"{name!r} is coded with a learned model the stream does not hold")
+            y = _learned_decode(stored.entropy[name], sec.data, n, c, xyz, lo_i, hi_i, name)
+        else:
+            y = decode_best(sec.data, sec.method, n).astype(np.int64) + lo_i
+        if y.shape != (n, c):
+            raise CorruptStreamError(f"{name!r} decoded to shape {list(y.shape)}, expected {[n, c]}")
+        return ((y + center).astype(np.float32) * step + origin).astype(np.float32)
+
+    @staticmethod
+    def _decode_sh_rest(sh: dict | None, sections: dict, n: int, d: int) -> np.ndarray:
+        if not isinstance(sh, dict):
+            raise CorruptStreamError("header lacks the SH rest description")
+        try:
+            p, n_active = float(sh["mask_p"]), int(sh["active"])
+            active = ans.decode_bits(_need(sections, "sh_mask").data, p, n).astype(bool)
+            rest = np.zeros((n, d), np.float32)
+            if int(active.sum()) != n_active:
+                raise CorruptStreamError("SH mask does not match the header's count of active splats")
+            if n_active:
+                k = int(sh["codebook_size"])
+                if not 1 <= k <= 1 << 20:
+                    raise CorruptStreamError(f"codebook size {k} is out of range")
+                sec = _need(sections, "sh_labels")
+                labels = decode_best(sec.data, sec.method, n_active)[:, 0]
+                sec = _need(sections, "sh_codebook")
+                qc = decode_best(sec.data, sec.method, k)
+                if qc.shape != (k, d) or labels.min() < 0 or labels.max() >= k:
+                    raise CorruptStreamError("SH codebook or labels are inconsistent")
+                codebook = dequantize_uniform(qc, int(sh["codebook_bits"]), np.asarray(sh["codebook_lo"], np.float32),
+                                              np.asarray(sh["codebook_hi"], np.float32))
+                rest[active] = codebook[labels]
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptStreamError(f"SH rest description is malformed ({e})") from None
+        return rest
