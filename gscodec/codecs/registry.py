@@ -24,7 +24,9 @@ def register_codec(cls: type) -> type:
 
 def _load_builtin() -> None:
     # importing registers them; kept lazy so `import gscodec` stays light
-    import gscodec.codecs.ptc.codec  # noqa: F401
+    import gscodec.codecs.anchor_raw
+    import gscodec.codecs.hac
+    import gscodec.codecs.ptc.codec
     import gscodec.codecs.static_gscodec  # noqa: F401
 
 

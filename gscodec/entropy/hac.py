@@ -1,0 +1,434 @@
+"""HAC's entropy model: hash-grid context -> per-anchor Gaussians and adaptive steps.
+
+Why: anchors of a Scaffold-GS scene are spatially coherent, so a small binarized hash grid
+(HashContext, 96 dims with HAC's defaults) queried at an anchor's position predicts the
+mean and scale of its feature (F), scaling (6) and offsets (3k) well, plus one step-adjust
+scalar per group: Q = Q0 * (1 + tanh(adj)) (floored at q_min * Q0 so a saturated tanh
+never gives a zero step). The bits are the Gaussian bin mass over [y - Q/2, y + Q/2]
+(GaussianConditional, likelihood floored at 1e-6, as HAC).
+
+Two faces (DESIGN.md):
+* training: forward(..., mode) returns quantization-simulated attributes and bit estimates
+  (float32, any device, differentiable);
+* coding: coder_inputs(anchors, features_hat) returns per-group (mean, scale, Q) in
+  float64 numpy (coder_heads + coder_feature_chunk for chunk-by-chunk decoding),
+  computed on the CPU by a fixed-order code path (hash grid in float64 torch, the MLP as
+  explicit column-by-column accumulations, no BLAS), so encoder and decoder agree bit for
+  bit; estimate_bits() evaluates the training formula on the final symbols.
+
+Scaling domain: AnchorScene keeps log-scales; cfg.scaling_domain "log" codes those with
+step Q0_scaling (relative precision), "exp" codes exp(scaling) as HAC does (absolute step in
+scene units; a value that rounds to 0 decodes to SCALE_FLOOR). HacOutput.scaling and decoded
+scenes are log-scales either way.
+
+Scale: softplus of the MLP output (clamped at 1e-9). HAC clamps the raw output; softplus
+keeps an untrained model's rates finite.
+
+Channel-wise feature context (HAC's, simplified): the feature channels are split into
+chunks (HAC: 25, 10, 15); chunk i's mean and raw scale are refined by a small MLP
+(i_start -> 2d -> ReLU -> 2d, zero-initialized) of the quantized chunks before it, so the
+decoder decodes chunk by chunk. HAC uses a two-Gaussian mixture there; this is one
+Gaussian per channel (what the ANS coder's quantized Gaussian codes exactly).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gscodec.entropy.gaussian import SCALE_MIN, GaussianConditional
+from gscodec.entropy.hashgrid import (
+    HAC_2D_RESOLUTIONS,
+    HAC_3D_RESOLUTIONS,
+    BinaryHashGrid2D,
+    BinaryHashGrid3D,
+    HashContext,
+    binarize,
+)
+from gscodec.errors import InputError
+
+GROUPS = ("feature", "scaling", "offsets")
+MODES = ("plain", "noise", "context")
+SCALING_DOMAINS = ("log", "exp")
+SCALE_FLOOR = 1e-7  # exp-domain scales that round to <= 0 decode to this scale (log: -16.1)
+
+
+@dataclass
+class HacConfig:
+    """HAC's published defaults; smaller grids for tests. q_min: floor of Q/Q0."""
+
+    feat_dim: int = 50
+    n_offsets: int = 10
+    hidden: int = 100
+    q0_feature: float = 1.0
+    q0_scaling: float = 0.001
+    q0_offsets: float = 0.2
+    q_min: float = 0.01
+    rate_fraction: float = 0.05
+    grid3d_resolutions: tuple = HAC_3D_RESOLUTIONS
+    grid3d_table_log2: int = 13
+    grid2d_resolutions: tuple = HAC_2D_RESOLUTIONS
+    grid2d_table_log2: int = 15
+    features_per_level: int = 4
+    feature_chunks: tuple | None = None  # None: HAC's (25, 10, 15) when feat_dim is 50, else one chunk
+    scaling_domain: str = "log"  # "log": code the stored log-scales; "exp": code exp(scaling) as HAC does
+
+    def validate(self) -> HacConfig:
+        self.grid3d_resolutions = tuple(int(r) for r in self.grid3d_resolutions)
+        self.grid2d_resolutions = tuple(int(r) for r in self.grid2d_resolutions)
+        ints = {"feat_dim": (1, 4096), "n_offsets": (1, 1024), "hidden": (1, 4096),
+                "grid3d_table_log2": (1, 24), "grid2d_table_log2": (1, 24), "features_per_level": (1, 64)}
+        for name, (lo, hi) in ints.items():
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not lo <= v <= hi:
+                raise InputError(f"HacConfig.{name} must be an integer in {lo}..{hi}, got {v!r}")
+        for name in ("q0_feature", "q0_scaling", "q0_offsets"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise InputError(f"HacConfig.{name} must be a positive number, got {v!r}")
+        if self.scaling_domain not in SCALING_DOMAINS:
+            raise InputError(f"HacConfig.scaling_domain must be one of {SCALING_DOMAINS}, got {self.scaling_domain!r}")
+        if not 0 < self.q_min <= 1:
+            raise InputError(f"HacConfig.q_min must lie in (0, 1], got {self.q_min!r}")
+        if not 0 < self.rate_fraction <= 1:
+            raise InputError(f"HacConfig.rate_fraction must lie in (0, 1], got {self.rate_fraction!r}")
+        if self.feature_chunks is None:
+            self.feature_chunks = (25, 10, 15) if self.feat_dim == 50 else (self.feat_dim,)
+        try:
+            self.feature_chunks = tuple(int(c) for c in self.feature_chunks)
+        except (TypeError, ValueError):
+            raise InputError(f"HacConfig.feature_chunks must be a list of integers, got {self.feature_chunks!r}") from None
+        if not 1 <= len(self.feature_chunks) <= 16 or min(self.feature_chunks) < 1 \
+                or sum(self.feature_chunks) != self.feat_dim:
+            raise InputError(f"HacConfig.feature_chunks {self.feature_chunks} must be 1..16 positive sizes "
+                             f"summing to feat_dim={self.feat_dim}")
+        for name in ("grid3d_resolutions", "grid2d_resolutions"):
+            r = getattr(self, name)
+            if not 1 <= len(r) <= 32 or min(r) < 1 or max(r) > 1 << 20:
+                raise InputError(f"HacConfig.{name} needs 1..32 resolutions in 1..2^20, got {r}")
+        return self
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return {"feature": self.feat_dim, "scaling": 6, "offsets": 3 * self.n_offsets}
+
+    @property
+    def q0(self) -> dict[str, float]:
+        return {"feature": float(self.q0_feature), "scaling": float(self.q0_scaling), "offsets": float(self.q0_offsets)}
+
+    @property
+    def n_params(self) -> int:
+        """Coded parameters per anchor (F + 6 + 3k), HAC's rate normalizer."""
+        return sum(self.dims.values())
+
+    def hash_entries(self) -> int:
+        """Number of table entries (bits) of the 3D grid and the three planes."""
+        n3 = sum(min((r + 1) ** 3, 1 << self.grid3d_table_log2) for r in self.grid3d_resolutions)
+        n2 = sum(min((r + 1) ** 2, 1 << self.grid2d_table_log2) for r in self.grid2d_resolutions)
+        return (n3 + 3 * n2) * self.features_per_level
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["grid3d_resolutions"] = list(self.grid3d_resolutions)
+        d["grid2d_resolutions"] = list(self.grid2d_resolutions)
+        d["feature_chunks"] = list(self.feature_chunks) if self.feature_chunks is not None else None
+        return d
+
+    @property
+    def chunk_bounds(self) -> list[tuple[int, int]]:
+        """[start, end) of each feature chunk (channel-wise context order)."""
+        ends = np.cumsum(self.feature_chunks).tolist()
+        return [(e - c, e) for c, e in zip(self.feature_chunks, ends)]
+
+    def mlp_param_count(self, context_dim: int | None = None) -> int:
+        """Number of context-MLP + channel-context weights (what the stream stores as float32)."""
+        c = context_dim if context_dim is not None else \
+            (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
+        n_out = 2 * self.n_params + 3
+        total = c * self.hidden + self.hidden + self.hidden * n_out + n_out
+        for s, e in self.chunk_bounds[1:]:
+            h = 2 * (e - s)
+            total += s * h + h + h * h + h
+        return total
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HacConfig:
+        if not isinstance(d, dict):
+            raise InputError("HAC config must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown HAC config keys {sorted(unknown)}")
+        try:
+            return cls(**d).validate()
+        except (TypeError, ValueError, OverflowError) as e:
+            raise InputError(f"invalid HAC config ({e})") from None
+
+
+@dataclass
+class HacOutput:
+    """Quantization-simulated attributes, bits per group (scalar tensors) and the rate term."""
+
+    features: torch.Tensor
+    scaling: torch.Tensor
+    offsets: torch.Tensor
+    bits: dict = field(default_factory=dict)
+    rate_loss: torch.Tensor | None = None
+
+
+def _dense64(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x @ w.T + b in float64 with a fixed summation order (input column by column):
+    every step is an IEEE multiply or add of whole arrays, so no BLAS blocking or thread
+    count can change the result."""
+    out = np.empty((x.shape[0], w.shape[0]), np.float64)
+    out[:] = b[None, :]
+    for j in range(w.shape[1]):
+        out += x[:, j : j + 1] * w[None, :, j]
+    return out
+
+
+def _softplus64(x: np.ndarray) -> np.ndarray:
+    """torch's softplus (threshold 20) in float64 numpy."""
+    return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
+
+
+class HacEntropyModel(nn.Module):
+    """HAC entropy model over Scaffold-GS anchors (see module docstring)."""
+
+    def __init__(self, cfg: HacConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = copy.deepcopy(cfg) if cfg is not None else HacConfig()
+        cfg.validate()
+        fpl = cfg.features_per_level
+        g3 = BinaryHashGrid3D(levels=len(cfg.grid3d_resolutions), resolutions=cfg.grid3d_resolutions,
+                              table_size_log2=cfg.grid3d_table_log2, features_per_level=fpl)
+        planes = [BinaryHashGrid2D(levels=len(cfg.grid2d_resolutions), resolutions=cfg.grid2d_resolutions,
+                                   table_size_log2=cfg.grid2d_table_log2, features_per_level=fpl)
+                  for _ in HashContext.PLANES]
+        self.context = HashContext(g3, planes)
+        d = cfg.dims
+        self.split = [d["feature"], d["feature"], d["scaling"], d["scaling"], d["offsets"], d["offsets"], 1, 1, 1]
+        self.mlp = nn.Sequential(nn.Linear(self.context.out_dim, cfg.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.hidden, sum(self.split)))
+        # channel-wise feature context: chunk i's mean / raw scale refined from chunks < i
+        self.chunk_mlps = nn.ModuleList()
+        for s, e in cfg.chunk_bounds[1:]:
+            h = 2 * (e - s)
+            mlp = nn.Sequential(nn.Linear(s, h), nn.ReLU(), nn.Linear(h, h))
+            nn.init.zeros_(mlp[2].weight)  # starts as "no refinement"
+            nn.init.zeros_(mlp[2].bias)
+            self.chunk_mlps.append(mlp)
+        self.gaussian = GaussianConditional()
+
+    # ---- set-up ----------------------------------------------------------------------------
+    def set_bounds(self, lo, hi) -> None:
+        """Bounding box of the (fixed) anchors: the hash grid spans it."""
+        self.context.set_bounds(lo, hi)
+
+    def rate_sample(self, n: int, device=None, generator=None) -> torch.Tensor:
+        """Indices of a random ~rate_fraction of n anchors (HAC's per-step rate sample)."""
+        keep = torch.rand(n, device=device, generator=generator) <= self.cfg.rate_fraction
+        return torch.nonzero(keep).squeeze(1)
+
+    # ---- training face ---------------------------------------------------------------------
+    def _q(self, adj: torch.Tensor, group: str) -> torch.Tensor:
+        return self.cfg.q0[group] * torch.clamp(1 + torch.tanh(adj), min=self.cfg.q_min)
+
+    def _heads(self, anchors: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """group -> (mean, raw scale, Q) from the hash-grid context (before channel context)."""
+        out = self.mlp(self.context(anchors))
+        mf, sf, ms, ss, mo, so, af, as_, ao = torch.split(out, self.split, dim=1)
+        return {"feature": (mf, sf, self._q(af, "feature")), "scaling": (ms, ss, self._q(as_, "scaling")),
+                "offsets": (mo, so, self._q(ao, "offsets"))}
+
+    def _refine(self, mean: torch.Tensor, raw: torch.Tensor, features_hat: torch.Tensor):
+        """Channel-wise context: chunk i's (mean, raw) += MLP_i(decoded chunks < i)."""
+        if not len(self.chunk_mlps):
+            return mean, raw
+        b0 = self.cfg.chunk_bounds[0][1]
+        means, raws = [mean[:, :b0]], [raw[:, :b0]]
+        for mlp, (s, e) in zip(self.chunk_mlps, self.cfg.chunk_bounds[1:]):
+            adj = mlp(features_hat[:, :s])
+            means.append(mean[:, s:e] + adj[:, : e - s])
+            raws.append(raw[:, s:e] + adj[:, e - s :])
+        return torch.cat(means, 1), torch.cat(raws, 1)
+
+    @staticmethod
+    def _scale(raw: torch.Tensor) -> torch.Tensor:
+        return F.softplus(raw).clamp_min(SCALE_MIN)
+
+    def params(self, anchors: torch.Tensor, features_hat: torch.Tensor | None = None):
+        """group -> (mean [N,D], scale [N,D], Q [N,1]) in the module's dtype (training face).
+        With a channel context, the feature params need the quantized features_hat (else
+        chunks >= 1 get the hash-grid prediction alone)."""
+        h = self._heads(anchors)
+        mf, rf, qf = h["feature"]
+        if features_hat is not None:
+            mf, rf = self._refine(mf, rf, features_hat)
+        return {"feature": (mf, self._scale(rf), qf),
+                **{g: (h[g][0], self._scale(h[g][1]), h[g][2]) for g in ("scaling", "offsets")}}
+
+    def coded_scaling(self, scaling):
+        """Stored log-scales -> the values the model codes (themselves, or exp as in HAC);
+        torch tensors or float64 numpy."""
+        if self.cfg.scaling_domain == "log":
+            return scaling
+        return torch.exp(scaling) if isinstance(scaling, torch.Tensor) else np.exp(scaling)
+
+    def stored_scaling(self, y):
+        """Inverse of coded_scaling (exp-domain values <= 0 become log(SCALE_FLOOR))."""
+        if self.cfg.scaling_domain == "log":
+            return y
+        if isinstance(y, torch.Tensor):
+            return torch.log(y.clamp_min(SCALE_FLOOR))
+        return np.log(np.maximum(y, SCALE_FLOOR))
+
+    def hash_bits(self) -> torch.Tensor:
+        """Bernoulli entropy of the binarized tables, in bits (what coding them costs)."""
+        signs = torch.cat([binarize(t).reshape(-1) for t in self.context._tables()])
+        p = ((signs + 1) / 2).mean().clamp(1e-6, 1 - 1e-6)
+        h = -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
+        return signs.numel() * h
+
+    def forward(self, anchors, features, scaling, offsets, offset_mask, mode: str = "context", sample=None) -> HacOutput:
+        if mode not in MODES:
+            raise InputError(f"unknown HAC mode {mode!r}; use one of {MODES}")
+        n, k = features.shape[0], offsets.shape[1]
+        zero = features.new_zeros(())
+        zeros = {g: zero for g in GROUPS + ("hash",)}
+        if mode == "plain":
+            return HacOutput(features, scaling, offsets, zeros, zero)
+        ys = {"feature": features, "scaling": self.coded_scaling(scaling), "offsets": offsets.reshape(n, 3 * k)}
+        if mode == "noise":
+            q = self.cfg.q0
+            out = {g: (y + (torch.rand_like(y) - 0.5) * q[g]) if self.training else torch.round(y / q[g]) * q[g]
+                   for g, y in ys.items()}
+            return HacOutput(out["feature"], self.stored_scaling(out["scaling"]), out["offsets"].reshape(n, k, 3),
+                             zeros, zero)
+        heads = self._heads(anchors.detach())
+        out = {}
+        for g, y in ys.items():
+            q = heads[g][2]
+            out[g] = y + (torch.rand_like(y) - 0.5) * q if self.training else torch.round(y / q) * q
+        mf, rf = self._refine(heads["feature"][0], heads["feature"][1], out["feature"])
+        prm = {"feature": (mf, self._scale(rf), heads["feature"][2]),
+               **{g: (heads[g][0], self._scale(heads[g][1]), heads[g][2]) for g in ("scaling", "offsets")}}
+        idx = slice(None) if sample is None else sample
+        m = offset_mask.to(features.dtype)
+        m = m[idx].unsqueeze(-1).expand(-1, -1, 3).reshape(m[idx].shape[0], 3 * k)
+        bits = {}
+        for g in GROUPS:
+            mean, scale, q = (t[idx] for t in prm[g])
+            b = -torch.log2(self.gaussian.likelihood(out[g][idx], mean, scale, q))
+            bits[g] = (b * m).sum() if g == "offsets" else b.sum()
+        bits["hash"] = self.hash_bits()
+        ns = out["feature"][idx].shape[0]
+        denom_s = max(ns, 1) * self.cfg.n_params
+        rate = (bits["feature"] + bits["scaling"] + bits["offsets"]) / denom_s + bits["hash"] / (max(n, 1) * self.cfg.n_params)
+        return HacOutput(out["feature"], self.stored_scaling(out["scaling"]), out["offsets"].reshape(n, k, 3), bits, rate)
+
+    # ---- coding face -----------------------------------------------------------------------
+    def mlp_tensors(self) -> list[torch.Tensor]:
+        """Context MLP (w1, b1, w2, b2) then each chunk MLP's (w1, b1, w2, b2): stream order."""
+        ts = [self.mlp[0].weight, self.mlp[0].bias, self.mlp[2].weight, self.mlp[2].bias]
+        for m in self.chunk_mlps:
+            ts += [m[0].weight, m[0].bias, m[2].weight, m[2].bias]
+        return ts
+
+    def mlp_bytes(self) -> bytes:
+        """Context MLP weights as little-endian float32 (the stream's precision for them)."""
+        return b"".join(t.detach().cpu().to(torch.float32).numpy().astype("<f4").tobytes() for t in self.mlp_tensors())
+
+    def mlp_nbytes(self) -> int:
+        return 4 * sum(t.numel() for t in self.mlp_tensors())
+
+    @torch.no_grad()
+    def load_mlp_bytes(self, data: bytes) -> None:
+        if len(data) != self.mlp_nbytes():
+            raise InputError(f"context MLP needs {self.mlp_nbytes()} bytes, got {len(data)}")
+        off = 0
+        for t in self.mlp_tensors():
+            a = np.frombuffer(data, "<f4", count=t.numel(), offset=off)
+            t.copy_(torch.from_numpy(a.astype(np.float32)).reshape(t.shape))
+            off += 4 * t.numel()
+
+    @torch.no_grad()
+    def coder_heads(self, anchors, chunk: int = 65536) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """group -> (mean, raw scale, Q [N,1]) float64 numpy from the hash-grid context.
+        Deterministic CPU path: float64 hash grid, column-order MLP, numpy activations."""
+        xyz = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
+                              dtype=torch.float64)
+        ctx_mod = copy.deepcopy(self.context).to("cpu", torch.float64)
+        w1, b1, w2, b2 = (t.detach().cpu().to(torch.float64).numpy() for t in self.mlp_tensors()[:4])
+        outs = []
+        for s in range(0, xyz.shape[0], chunk):
+            c = ctx_mod(xyz[s : s + chunk]).numpy()
+            h = np.maximum(_dense64(c, w1, b1), 0.0)
+            outs.append(_dense64(h, w2, b2))
+        out = np.concatenate(outs, 0) if outs else np.zeros((0, sum(self.split)))
+        parts = np.split(out, np.cumsum(self.split)[:-1], axis=1)
+        res = {}
+        for i, g in enumerate(GROUPS):
+            q = self.cfg.q0[g] * np.maximum(1.0 + np.tanh(parts[6 + i]), self.cfg.q_min)
+            res[g] = (parts[2 * i], parts[2 * i + 1], q)
+        return res
+
+    @torch.no_grad()
+    def coder_feature_chunk(self, heads, prefix: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, scale) float64 of feature chunk i given the decoded features of chunks < i
+        (prefix [N, start_i]); encoder and decoder both call this with the same prefix."""
+        s, e = self.cfg.chunk_bounds[i]
+        mean, raw = heads["feature"][0][:, s:e], heads["feature"][1][:, s:e]
+        if i > 0:
+            w1, b1, w2, b2 = (t.detach().cpu().to(torch.float64).numpy() for t in self.mlp_tensors()[4 * i : 4 * i + 4])
+            adj = _dense64(np.maximum(_dense64(np.asarray(prefix, np.float64), w1, b1), 0.0), w2, b2)
+            mean, raw = mean + adj[:, : e - s], raw + adj[:, e - s :]
+        return mean, np.maximum(_softplus64(raw), SCALE_MIN)
+
+    def coder_inputs(self, anchors, features_hat=None, heads=None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """group -> (mean [N,D], scale [N,D], Q [N,1]) float64 numpy, for the coder. With a
+        channel context (more than one feature chunk) features_hat (the decoded features,
+        k*Q) is required; chunk by chunk decoding uses coder_heads + coder_feature_chunk."""
+        h = heads if heads is not None else self.coder_heads(anchors)
+        if features_hat is None and len(self.cfg.feature_chunks) > 1:
+            raise InputError("with a channel-wise feature context, coder_inputs needs features_hat")
+        n = h["feature"][0].shape[0]
+        fh = np.asarray(features_hat, np.float64).reshape(n, self.cfg.feat_dim) if features_hat is not None else None
+        parts = [self.coder_feature_chunk(h, fh[:, :s] if fh is not None else None, i)
+                 for i, (s, _) in enumerate(self.cfg.chunk_bounds)]
+        res = {"feature": (np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1),
+                           h["feature"][2])}
+        for g in ("scaling", "offsets"):
+            res[g] = (h[g][0], np.maximum(_softplus64(h[g][1]), SCALE_MIN), h[g][2])
+        return res
+
+    @torch.no_grad()
+    def estimate_bits(self, anchors, features, scaling, offsets, offset_mask, params=None) -> dict[str, float]:
+        """The model's bits for the final symbols round(y/Q) (training formula, float64):
+        what the codec's coded size should match. params: coder_inputs(...) if known."""
+        n = int(np.asarray(features).shape[0])
+        ys = {"feature": features, "scaling": scaling, "offsets": offsets}
+        ys = {g: np.asarray(ys[g].detach().cpu() if isinstance(ys[g], torch.Tensor) else ys[g], np.float64)
+              .reshape(n, self.cfg.dims[g]) for g in GROUPS}
+        ys["scaling"] = self.coded_scaling(ys["scaling"])
+        if params is None:
+            h = self.coder_heads(anchors)
+            params = self.coder_inputs(anchors, np.round(ys["feature"] / h["feature"][2]) * h["feature"][2], heads=h)
+        mask = np.repeat(np.asarray(offset_mask, bool).reshape(n, self.cfg.n_offsets), 3, axis=1)
+        res = {}
+        for g in GROUPS:
+            y = torch.from_numpy(ys[g])
+            mean, scale, q = (torch.from_numpy(np.ascontiguousarray(a)) for a in params[g])
+            y_hat = torch.round(y / q) * q
+            b = -torch.log2(self.gaussian.likelihood(y_hat, mean, scale, q))
+            res[g] = float(b[torch.from_numpy(mask)].sum() if g == "offsets" else b.sum())
+        res["hash"] = float(self.hash_bits())
+        return res
+
+
+__all__ = ["GROUPS", "SCALE_FLOOR", "HacConfig", "HacEntropyModel", "HacOutput"]
