@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="run the main job end to end on the built-in scene")
     s.add_argument("-o", "--out", default="runs/demo")
+    s.add_argument("--codec", default="static-gscodec", help="static-gscodec (default) or ptc")
     s.add_argument("--fast", action="store_true", help="a much shorter run (smoke test)")
     s.set_defaults(fn=cmd_demo)
 

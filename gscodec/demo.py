@@ -1,6 +1,7 @@
 """`gscodec demo`: the main job on the built-in scene, end to end on the CPU.
 
-built-in scene -> 3DGS training -> post-training codec -> .gsz -> decode from the file ->
+built-in scene -> Static GSCodec: 3DGS training, with compression simulation once densification
+is over -> coding with the learned distributions -> .gsz -> decode from the file ->
 test-view PSNR/SSIM of the uncompressed and the decoded scene -> side-by-side PNG.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from gscodec.train.config import TrainConfig
 DEMO = dict(iterations=1500, sh_degree=2, sh_degree_interval=400,
             strategy_options=dict(refine_start=200, refine_stop=1000, refine_every=100, reset_every=100_000,
                                   grow_grad2d=0.0002, max_gaussians=25_000))
+DEMO_LAMBDA = 0.006  # GSCodec Studio's middle rate point
 FAST = dict(iterations=150, sh_degree=1, sh_degree_interval=50,
             strategy_options=dict(refine_start=50, refine_stop=120, refine_every=50, reset_every=100_000))
 
@@ -29,8 +31,12 @@ def run_demo(args) -> int:
     print(f"  dataset      {len(ds.train_indices)} train / {len(ds.test_indices)} test views, "
           f"{len(ds.points.xyz):,} initial points")
     cfg = TrainConfig(**(FAST if args.fast else DEMO))
-    print(f"  training     {cfg.iterations} iterations of 3DGS on the CPU, then post-training compression")
-    res = train_and_compress(ds, cfg, out, codec="ptc")
+    codec = getattr(args, "codec", None) or "static-gscodec"
+    what = ("then compression simulation (noise quantization, factorized entropy model, SH mask)"
+            if codec == "static-gscodec" else f"then codec {codec}")
+    print(f"  training     {cfg.iterations} iterations of 3DGS on the CPU, {what}")
+    res = train_and_compress(ds, cfg, out, codec=codec, codec_config={"lambda_rate": DEMO_LAMBDA}
+                             if codec == "static-gscodec" else {})
     m = res.metrics
     unc, comp = m["uncompressed"], m["compressed"]
     print()

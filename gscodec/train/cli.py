@@ -8,7 +8,11 @@ def register(sub) -> None:
     s = sub.add_parser("train", help="train a scene on a dataset, then compress and evaluate it")
     s.add_argument("dataset", help="'builtin', a NeRF-synthetic folder or a COLMAP folder")
     s.add_argument("-o", "--out", required=True, help="run folder (checkpoint, .ply, .gsz, metrics.json)")
-    s.add_argument("--codec", default="ptc", help="codec applied after training (default ptc)")
+    s.add_argument("--codec", default="ptc",
+                   help="ptc (train plain 3DGS, then compress), static-gscodec (train with compression "
+                        "simulation, then code with the learned distributions), hac (Scaffold-GS anchors + HAC)")
+    s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
+                   help="rate weight λ of codecs that train with compression (static-gscodec default 0.006)")
     s.add_argument("--iterations", type=int, default=None)
     s.add_argument("--sh-degree", type=int, default=None)
     s.add_argument("--strategy", choices=["default", "mcmc"], default=None)
@@ -38,9 +42,18 @@ def cmd_train(args) -> int:
         if val is not None:
             base[key] = val
     cfg = TrainConfig.from_dict(base)
+    codec_config = {"quality": args.quality}
+    if args.lambda_rate is not None:
+        from gscodec.codecs.registry import _REGISTRY, _load_builtin
+
+        _load_builtin()
+        if not getattr(_REGISTRY.get(args.codec), "trains_with_compression", False):
+            raise InputError(f"--lambda applies to codecs that train with compression; {args.codec!r} does not")
+        if args.lambda_rate < 0:
+            raise InputError("--lambda must be >= 0")
+        codec_config["lambda_rate"] = args.lambda_rate
     ds = load_dataset(args.dataset, downscale=args.downscale)
-    res = train_and_compress(ds, cfg, args.out, codec=args.codec, codec_config={"quality": args.quality},
-                             resume=args.resume)
+    res = train_and_compress(ds, cfg, args.out, codec=args.codec, codec_config=codec_config, resume=args.resume)
     m = res.metrics
     print(f"test PSNR {m['uncompressed']['psnr']:.2f} dB uncompressed, {m['compressed']['psnr']:.2f} dB decoded; "
           f"{m['compressed']['bytes']:,} B ({m['ratio']:.1f}x smaller than the .ply)")
