@@ -46,6 +46,7 @@ class SimConfig:
     entropy_model: str = "factorized"  # factorized | gaussian | none
     entropy_attributes: tuple[str, ...] = ("quats", "log_scales", "opacity_logits", "sh_dc")
     lambda_rate: float = 0.006
+    rate_sample: int = 2048  # splats drawn per step for the rate estimate (HAC samples ~5%); 0: all
     lr_entropy: float = 5e-3
     mask: MaskConfig = field(default_factory=MaskConfig)
     grid: ContextGridConfig = field(default_factory=ContextGridConfig)
@@ -170,18 +171,23 @@ class CompressionSim(nn.Module):
 
     # ---- the simulation ----------------------------------------------------------------
     def forward(self, params: dict[str, torch.Tensor], progress: float = 1.0):
-        """Simulated params (same keys/shapes), total estimated bits of the constrained
-        attributes, and the number of constrained elements."""
+        """Simulated params (same keys/shapes), estimated bits of the constrained attributes
+        and the number of elements they cover (a random `rate_sample` of splats in training)."""
         ch = to_channels(params)
         out = dict(ch)
         bits = torch.zeros((), device=params["means"].device)
         elements = 0
+        n = len(params["means"])
+        rows = None  # an unbiased per-step estimate of the mean rate on a random subset
+        if self.training and 0 < self.cfg.rate_sample < n:
+            rows = torch.randperm(n, device=params["means"].device)[: self.cfg.rate_sample]
+        xyz = params["means"].detach() if rows is None else params["means"].detach()[rows]
         for name, qz in self.quantizers.items():
             out[name] = qz(ch[name])
             if name in self.entropy:
-                y = self.symbol_space(name, out[name])
+                y = self.symbol_space(name, out[name] if rows is None else out[name][rows])
                 m = self.entropy[name]
-                b = m.bits(params["means"].detach(), y) if isinstance(m, HashGridGaussianModel) else m.bits(y)
+                b = m.bits(xyz, y) if isinstance(m, HashGridGaussianModel) else m.bits(y)
                 bits = bits + b
                 elements += y.numel()
         if self.mask is not None:

@@ -9,11 +9,11 @@ from gscodec.train import TrainConfig, Trainer
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return load_builtin(resolution=32, n_views=16, cache_dir=tmp_path_factory.mktemp("builtin"))
+    return load_builtin(resolution=24, n_views=12, cache_dir=tmp_path_factory.mktemp("builtin"))
 
 
 def _cfg(iterations=200, start=100, lam=0.0, **sim):
-    return TrainConfig(iterations=iterations, sh_degree=1, sh_degree_interval=40, max_init_points=600,
+    return TrainConfig(iterations=iterations, sh_degree=1, sh_degree_interval=40, max_init_points=300,
                        strategy_options=dict(refine_start=20, refine_stop=start, refine_every=20, reset_every=10_000),
                        simulation=dict(start=start, lambda_rate=lam, **sim))
 
@@ -41,11 +41,11 @@ def test_simulation_must_start_after_densification():
 @pytest.mark.parametrize("sim", [dict(), dict(entropy_model="gaussian", quantization="ste",
                                               mask=dict(kind="gradient", ratio=0.5))])
 def test_resume_with_simulation_reproduces_the_state(tiny, tmp_path, sim):
-    cfg = _cfg(iterations=50, start=30, lam=0.01, **sim)
+    cfg = _cfg(iterations=36, start=24, lam=0.01, **sim)
     full = Trainer(tiny, cfg)
     full.train(progress=False)
     half = Trainer(tiny, cfg, tmp_path)
-    half.train(iterations=40, progress=False)
+    half.train(iterations=30, progress=False)
     half.save_checkpoint(tmp_path / "ck.pt")
     resumed = Trainer.resume(tiny, tmp_path / "ck.pt")
     resumed.train(progress=False)
