@@ -28,6 +28,8 @@ def register(sub) -> None:
     s = sub.add_parser("decode", help="decode a .gsz back into a standard 3DGS .ply")
     s.add_argument("input", help=".gsz file")
     s.add_argument("-o", "--output", required=True, help="output .ply")
+    s.add_argument("--sh-degree", type=int, default=3,
+                   help="anchor streams (hac): SH degree fitted to the neural Gaussians' colour (default 3)")
     s.set_defaults(fn=cmd_decode)
 
     s = sub.add_parser("eval", help="compare renders of a reference and a decoded scene")
@@ -81,14 +83,14 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from gscodec.codecs import decode_bytes
+    from gscodec.codecs.registry import decode_to_gaussians
     from gscodec.scene import save_ply
 
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     t0 = time.perf_counter()
-    scene = decode_bytes(path.read_bytes())
+    scene = decode_to_gaussians(path.read_bytes(), args.sh_degree)
     dt = time.perf_counter() - t0
     save_ply(scene, args.output)
     print(f"{path} -> {args.output} ({len(scene):,} splats, SH degree {scene.sh_degree})  decode {dt:.2f} s")

@@ -132,10 +132,16 @@ def _offset_sel(mask: np.ndarray) -> np.ndarray:
 class HacCodec:
     name = "hac"
     version = CODEC_VERSION
+    trains_with_compression = True
+    representation = "anchors"  # trained by gscodec.train.run.train_and_compress_anchors
     SECTION_GROUPS: ClassVar[dict[str, str]] = {"location": "location", "hash": "hash", "masks": "masks", "mlp_context": "MLPs",
                       "mlp_decoder": "MLPs", "feature": "feature", "scaling": "scaling", "offsets": "offsets"}
 
-    def __init__(self, position_bits: int = 16, mlp_dtype: str = "float16"):
+    def __init__(self, position_bits: int = 16, mlp_dtype: str = "float16", **training_keys):
+        """training_keys (lambda_rate, quality, hac) belong to the training run; ignored here."""
+        unknown = set(training_keys) - {"lambda_rate", "quality", "hac"}
+        if unknown:
+            raise InputError(f"unknown hac codec options: {', '.join(sorted(unknown))}")
         if not isinstance(position_bits, int) or not 1 <= position_bits <= 21:
             raise InputError(f"position_bits must be an integer in 1..21, got {position_bits!r}")
         if mlp_dtype not in ("float16", "float32"):

@@ -63,3 +63,17 @@ def decode_bytes(data: bytes):
     if name not in _REGISTRY:
         raise CorruptStreamError(f"stream names codec {name!r}, which this gscodec does not have")
     return _REGISTRY[name].decode_stream(data)
+
+
+def decode_to_gaussians(data: bytes, sh_degree: int = 3):
+    """Decode any .gsz to a plain 3DGS GaussianScene: anchor streams (hac, scaffold-raw) are
+    exported by spawning their neural Gaussians and fitting SH of `sh_degree` to their
+    view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them."""
+    from gscodec.scene import AnchorScene
+
+    scene = decode_bytes(data)
+    if isinstance(scene, AnchorScene):
+        from gscodec.models.scaffold_export import anchors_to_gaussians
+
+        return anchors_to_gaussians(scene, sh_degree)
+    return scene

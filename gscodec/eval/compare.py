@@ -34,11 +34,11 @@ def load_any(path: str | Path) -> LoadedScene:
     head = path.open("rb").read(4)
     if head[:3] == b"ply":
         return LoadedScene(load_ply(path), path, path.stat().st_size)
-    from gscodec.codecs import decode_bytes
+    from gscodec.codecs.registry import decode_to_gaussians
 
     data = path.read_bytes()
     t0 = time.perf_counter()
-    scene = decode_bytes(data)
+    scene = decode_to_gaussians(data)  # anchor streams: exported to 3DGS (SH fit)
     return LoadedScene(scene, path, len(data), time.perf_counter() - t0)
 
 
@@ -82,10 +82,22 @@ def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: s
     from gscodec.eval.metrics import psnr, ssim
     from gscodec.render import render
 
+    from gscodec.scene import AnchorScene
+
+    if isinstance(scene, AnchorScene):  # neural Gaussians spawned per view
+        from gscodec.models.scaffold import ScaffoldModel, render_anchor_scene
+
+        model = ScaffoldModel.from_anchor_scene(scene)
+
+        def draw(cam):
+            return render_anchor_scene(scene, cam, background=ds.background, backend=backend, model=model)
+    else:
+        def draw(cam):
+            return render(scene, cam, background=ds.background, backend=backend)
     ps, ss, images = [], [], []
     for i in indices:
         with torch.no_grad():
-            img = render(scene, ds.cameras[i], background=ds.background, backend=backend).image.clamp(0, 1)
+            img = draw(ds.cameras[i]).image.clamp(0, 1)
         gt = ds.image(i).to(img.device)
         ps.append(float(psnr(img, gt)))
         ss.append(float(ssim(img, gt)))

@@ -75,6 +75,13 @@ def rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:
     return torch.where(q[..., :1] < 0, -q, q)
 
 
+class _ViewPoint:
+    """A camera reduced to what the fit needs: its centre."""
+
+    def __init__(self, center):
+        self.center = torch.tensor(center, dtype=torch.float32)
+
+
 @torch.no_grad()
 def anchors_to_gaussians(scene: AnchorScene, sh_degree: int = 3, *, cameras=None, n_dirs: int = 64,
                          min_opacity: float = 1 / 255, ridge: float = 1e-3, weight_floor: float = 1e-3,
@@ -89,6 +96,9 @@ def anchors_to_gaussians(scene: AnchorScene, sh_degree: int = 3, *, cameras=None
     """
     if not 0 <= sh_degree <= 3:
         raise InputError(f"sh_degree must be 0..3, got {sh_degree}")
+    if cameras is None and scene.decoder_config.get("view_positions"):
+        # the training cameras' centres travel in the stream: fit where the MLPs were trained
+        cameras = [_ViewPoint(tuple(p)) for p in scene.decoder_config["view_positions"]]
     model = ScaffoldModel.from_anchor_scene(scene.detach().to("cpu"))
     model.eval()
     anc_all = model.anchors

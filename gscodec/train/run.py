@@ -43,10 +43,16 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     from gscodec.eval.compare import score_on_dataset
     from gscodec.eval.metrics import LpipsUnavailable, lpips
 
+    codec_obj = get_codec(codec, **(codec_config or {}))
+    if getattr(codec_obj, "representation", "gaussians") == "anchors":
+        from gscodec.train.anchor_run import scaffold_config_for, train_and_compress_anchors
+
+        return train_and_compress_anchors(ds, scaffold_config_for(train_cfg.iterations), out_dir, codec=codec,
+                                          codec_config=codec_config, resume=resume, progress=progress,
+                                          export_sh_degree=train_cfg.sh_degree)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
-    codec_obj = get_codec(codec, **(codec_config or {}))
     train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})
     trainer = Trainer.resume(ds, ckpt, out) if resume and ckpt.is_file() else Trainer(ds, train_cfg, out)
     t0 = time.perf_counter()
