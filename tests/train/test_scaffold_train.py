@@ -22,7 +22,7 @@ from gscodec.train.scaffold import (
     keep_anchor_rows,
 )
 
-hac_mod = pytest.importorskip("gscodec.entropy.hac")
+import gscodec.entropy.hac as hac_mod  # noqa: E402
 
 SMALL = {"voxel_size": 0.25, "feat_dim": 8, "n_offsets": 4}
 VIEWS = [1, 3, 6, 10, 13]  # training views scored before / after
