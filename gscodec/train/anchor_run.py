@@ -12,7 +12,6 @@ import json
 import time
 from pathlib import Path
 
-import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text

@@ -22,11 +22,8 @@ Pruning: anchors seen more than grow_every * success_threshold times whose summe
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +34,7 @@ from gscodec.errors import InputError
 from gscodec.models.scaffold import ANCHOR_PARAMS, MLP_NAMES, ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 from gscodec.train.params import _swap
-from gscodec.utils.io import atomic_open, atomic_write_text
+from gscodec.utils.io import atomic_open
 
 HAC_ITERATIONS = 30_000
 SCHEDULE_FIELDS = ("plain_until", "noise_until", "stat_start", "grow_from", "grow_until")
@@ -459,38 +456,10 @@ class ScaffoldTrainer:
         return res
 
     def train(self, iterations: int | None = None, progress: bool = True) -> dict:
-        from tqdm.auto import tqdm
+        from gscodec.train.loop import run_training
 
-        total = self.cfg.iterations if iterations is None else iterations
-        if self.out:
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "train_config.json", json.dumps(self.cfg.to_dict(), indent=2))
-        t0 = time.perf_counter()
-        tty = sys.stderr.isatty()
-        bar = tqdm(total=total, initial=min(self.step, total), disable=not (progress and tty),
-                   desc="training scaffold", dynamic_ncols=True)
-        log_every = max(total // 10, 1)
-        while self.step < total:
-            stats = self.train_step()
-            bar.update(1)
-            if self.step % 10 == 0:
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", anchors=stats["n"],
-                                mode=stats["mode"])
-            if progress and not tty and (self.step % log_every == 0 or self.step == total):
-                print(f"training {self.step}/{total} [{stats['mode']}]  loss {stats['loss']:.4f}  train PSNR "
-                      f"{stats['psnr']:.2f}  anchors {stats['n']:,}  {time.perf_counter() - t0:.0f} s",
-                      file=sys.stderr, flush=True)
-            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < total:
-                self.history.append(self.evaluate())
-                bar.write(f"step {self.step}: test PSNR {self.history[-1]['psnr']:.2f} dB")
-            if self.out and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
-                self.save_checkpoint(self.out / "checkpoint.pt")
-        bar.close()
-        result = {"train_seconds": time.perf_counter() - t0, **self.evaluate()}
-        self.history.append(result)
-        if self.out:
-            self.save_checkpoint(self.out / "checkpoint.pt")
-        return result
+        return run_training(self, iterations, progress, "training scaffold", lambda st: {
+            "phase": st["mode"], "loss": f"{st['loss']:.4f}", "psnr": f"{st['psnr']:.2f}", "anchors": f"{st['n']:,}"})
 
     def result_scene(self) -> AnchorScene:
         """The trained scene as plain data, with the entropy model attached for the encoder."""

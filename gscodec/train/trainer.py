@@ -2,11 +2,8 @@
 a densification strategy, checkpoints with resume, periodic test-view evaluation."""
 from __future__ import annotations
 
-import json
 import math
 import random
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -17,7 +14,7 @@ from gscodec.models.gaussians import PARAM_NAMES, GaussianModel
 from gscodec.train.config import TrainConfig
 from gscodec.train.densify import DefaultStrategy, MCMCStrategy
 from gscodec.train.params import make_optimizers
-from gscodec.utils.io import atomic_open, atomic_write_text
+from gscodec.utils.io import atomic_open
 
 
 def _make_strategy(cfg: TrainConfig):
@@ -188,39 +185,15 @@ class Trainer:
         return out
 
     def train(self, iterations: int | None = None, progress: bool = True) -> dict:
-        from tqdm.auto import tqdm
+        from gscodec.train.loop import run_training
 
-        total = self.cfg.iterations if iterations is None else iterations
-        if self.out:
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "train_config.json", json.dumps(self.cfg.to_dict(), indent=2))
-        t0 = time.perf_counter()
-        tty = sys.stderr.isatty()
-        bar = tqdm(total=total, initial=min(self.step, total), disable=not (progress and tty),
-                   desc="training", dynamic_ncols=True)
-        log_every = max(total // 10, 1)  # without a terminal, a line every 10% instead of a bar
-        while self.step < total:
-            stats = self.train_step()
-            bar.update(1)
-            rate = stats["bits_per_element"]
-            if self.step % 10 == 0:
-                extra = {"bits": f"{rate:.2f}"} if rate is not None else {}
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", n=stats["n"], **extra)
-            if progress and not tty and (self.step % log_every == 0 or self.step == total):
-                extra = f"  rate {rate:.2f} bits/value" if rate is not None else ""
-                print(f"training {self.step}/{total}  loss {stats['loss']:.4f}  train PSNR {stats['psnr']:.2f}"
-                      f"  splats {stats['n']:,}{extra}  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < total:
-                self.history.append(self.evaluate())
-                bar.write(f"step {self.step}: test PSNR {self.history[-1]['psnr']:.2f} dB")
-            if self.out and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
-                self.save_checkpoint(self.out / "checkpoint.pt")
-        bar.close()
-        result = {"train_seconds": time.perf_counter() - t0, **self.evaluate()}
-        self.history.append(result)
-        if self.out:
-            self.save_checkpoint(self.out / "checkpoint.pt")
-        return result
+        def fields(st: dict) -> dict[str, str]:
+            out = {"loss": f"{st['loss']:.4f}", "psnr": f"{st['psnr']:.2f}", "splats": f"{st['n']:,}"}
+            if st["bits_per_element"] is not None:
+                out["bits/value"] = f"{st['bits_per_element']:.2f}"
+            return out
+
+        return run_training(self, iterations, progress, "training", fields)
 
     # ---- checkpoints -----------------------------------------------------------------
     def state_dict(self) -> dict:
