@@ -6,8 +6,9 @@ Stream (sections in order; `gscodec info` groups them like the papers' storage t
   hash         the binarized hash-grid tables, one Bernoulli probability (in the header)
   masks        offset masks: per slot two Bernoulli probabilities (header), chosen by the
                previous slot's bit of the same anchor; one ANS stream
-  mlp_context  context MLP + channel-context MLPs, float32: exactly the weights the coder
-               parameters are computed from (the encoder rebuilds its model from these bytes)
+  mlp_context  context MLP + channel-context MLPs, float16 by default (`context_dtype`; float32
+               when a weight does not fit): exactly the weights the coder parameters are
+               computed from (the encoder rebuilds its model from these bytes)
   mlp_decoder  scene.decoder_state (Scaffold's MLPs), float16 by default (`mlp_dtype`)
   feature      one ANS payload per feature chunk (u32 length + payload each), decoded in
                order: chunk i's Gaussians depend on the decoded chunks before it
@@ -65,6 +66,22 @@ def _coding_model(cfg: HacConfig, hash_bits: np.ndarray, ctx_bounds, mlp_bytes: 
     m.set_bounds(np.asarray(ctx_bounds[0], np.float32), np.asarray(ctx_bounds[1], np.float32))
     m.load_mlp_bytes(mlp_bytes)
     return m.eval()
+
+
+def _context_to_stream(f32: bytes, dtype: str) -> tuple[bytes, str]:
+    """The context MLP's weights at the stream's precision; float16 halves the MLP share of a
+    small scene's file. Weights that float16 cannot hold keep float32 (the header says which)."""
+    if dtype == "float16":
+        a = np.frombuffer(f32, "<f4")
+        h = a.astype("<f2")
+        if np.all(np.isfinite(h)):
+            return h.tobytes(), "float16"
+    return f32, "float32"
+
+
+def _context_from_stream(data: bytes, dtype: str) -> bytes:
+    """float32 bytes of the stored weights: exactly what both coder sides compute with."""
+    return np.frombuffer(data, "<f2").astype("<f4").tobytes() if dtype == "float16" else data
 
 
 def _slot_freqs(p: float) -> np.ndarray:
@@ -137,7 +154,8 @@ class HacCodec:
     SECTION_GROUPS: ClassVar[dict[str, str]] = {"location": "location", "hash": "hash", "masks": "masks", "mlp_context": "MLPs",
                       "mlp_decoder": "MLPs", "feature": "feature", "scaling": "scaling", "offsets": "offsets"}
 
-    def __init__(self, position_bits: int = 16, mlp_dtype: str = "float16", **training_keys):
+    def __init__(self, position_bits: int = 16, mlp_dtype: str = "float16", context_dtype: str = "float16",
+                 **training_keys):
         """training_keys (lambda_rate, quality, hac) belong to the training run; ignored here."""
         unknown = set(training_keys) - {"lambda_rate", "quality", "hac"}
         if unknown:
@@ -146,7 +164,9 @@ class HacCodec:
             raise InputError(f"position_bits must be an integer in 1..21, got {position_bits!r}")
         if mlp_dtype not in ("float16", "float32"):
             raise InputError(f"mlp_dtype must be float16 or float32, got {mlp_dtype!r}")
-        self.position_bits, self.mlp_dtype = position_bits, mlp_dtype
+        if context_dtype not in ("float16", "float32"):
+            raise InputError(f"context_dtype must be float16 or float32, got {context_dtype!r}")
+        self.position_bits, self.mlp_dtype, self.context_dtype = position_bits, mlp_dtype, context_dtype
         self.last_stats: dict = {}
         self.last_symbols: dict = {}
 
@@ -176,7 +196,7 @@ class HacCodec:
 
         hb = model.context.bits_payload()
         ctx_bounds = [model.context.lo.detach().cpu().float().tolist(), model.context.hi.detach().cpu().float().tolist()]
-        mlp_ctx = model.mlp_bytes()
+        mlp_ctx, ctx_dtype = _context_to_stream(model.mlp_bytes(), self.context_dtype)
         mlp_dec, dec_table = pack_decoder_state(scene.decoder_state, self.mlp_dtype)
 
         mask = scene.offset_mask.numpy().astype(bool)
@@ -193,7 +213,7 @@ class HacCodec:
         masks = ans.words_to_bytes(coder.get_compressed())
 
         # attributes under the parameters the decoder will recompute (feature chunk by chunk)
-        cm = _coding_model(cfg, hb.bits, ctx_bounds, mlp_ctx)
+        cm = _coding_model(cfg, hb.bits, ctx_bounds, _context_from_stream(mlp_ctx, ctx_dtype))
         heads = cm.coder_heads(anchors_dec)
         stored = {g: np.asarray(t.numpy(), np.float64).reshape(n, cfg.dims[g])
                   for g, t in (("feature", scene.features), ("scaling", scene.scaling), ("offsets", scene.offsets))}
@@ -227,11 +247,12 @@ class HacCodec:
             "feat_dim": scene.feat_dim, "n_offsets": k, "position_bits": bits,
             "bounds": [plo.tolist(), phi.tolist()], "context_bounds": ctx_bounds, "hac": cfg.to_dict(),
             "hash_p": hb.p, "mask_p": slot_p, "ranges": ranges, "mlp_dtype": self.mlp_dtype,
+            "context_dtype": ctx_dtype,
             "decoder_config": scene.decoder_config, "decoder_tensors": dec_table,
             "section_groups": self.SECTION_GROUPS,
         }
         sections = [Section("location", "morton-delta", loc), Section("hash", "ans-bernoulli", hb.payload),
-                    Section("masks", "ans-bernoulli-markov", masks), Section("mlp_context", "raw-f32", mlp_ctx),
+                    Section("masks", "ans-bernoulli-markov", masks), Section("mlp_context", f"raw-{'f16' if ctx_dtype == 'float16' else 'f32'}", mlp_ctx),
                     Section("mlp_decoder", f"raw-{'f16' if self.mlp_dtype == 'float16' else 'f32'}", mlp_dec)]
         sections += [Section(g, "ans-gauss-ctx", payloads[g]) for g in GROUPS]
         data = container.pack(header, sections)
@@ -318,11 +339,14 @@ class HacCodec:
                 mask[rows, j] = col.astype(bool)
         ans.finish_decoding(coder, "masks")
         mlp_ctx = need(sections, "mlp_context")
-        want = 4 * cfg.mlp_param_count()
+        ctx_dtype = header.get("context_dtype", "float32")
+        if ctx_dtype not in ("float16", "float32"):
+            raise CorruptStreamError(f"hac header: unknown context MLP precision {ctx_dtype!r}")
+        want = (2 if ctx_dtype == "float16" else 4) * cfg.mlp_param_count()
         if len(mlp_ctx) != want:
             raise CorruptStreamError(f"mlp_context holds {len(mlp_ctx)} bytes, the config needs {want}")
         try:
-            cm = _coding_model(cfg, hash_bits, (clo, chi), mlp_ctx)
+            cm = _coding_model(cfg, hash_bits, (clo, chi), _context_from_stream(mlp_ctx, ctx_dtype))
         except InputError as e:
             raise CorruptStreamError(f"mlp_context: {e}") from None
         state = unpack_decoder_state(need(sections, "mlp_decoder"), header.get("decoder_tensors"))

@@ -85,3 +85,12 @@ def test_whole_anchor_run_writes_gsz_ply_and_metrics(ds, tmp_path):
     assert ply.sh_degree == 1 and len(ply) == m["export"]["gaussians"] > 0
     assert np.isfinite(m["export"]["fit_loss_db"]) and res.comparison_png.is_file()
     assert m["lambda_rate"] == 0.004
+
+
+def test_context_mlp_precision_is_recorded_and_both_decode(trained):
+    small = get_codec("hac").encode(trained)
+    big = get_codec("hac", context_dtype="float32").encode(trained)
+    assert len(big) > len(small)
+    for data in (small, big):
+        dec = decode_bytes(data)
+        assert len(dec) > 0 and torch.isfinite(dec.features).all()
