@@ -14,11 +14,8 @@ Writes bench/results/anchor_codecs.md and .json (machine, date, config, all poin
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,18 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from gscodec.codecs.info import gsz_summary  # noqa: E402
 from gscodec.data.synthetic import load_builtin  # noqa: E402
 from gscodec.train.config import TrainConfig  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
-from gscodec.utils.io import atomic_write_text  # noqa: E402
+from common import load_results, run_meta, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # one entry per codec; "anchors" codecs train Scaffold-GS (+ their entropy model), "gaussians"
 # codecs train 3DGS with compression simulation
 CODECS = [
-    {"label": "HAC", "codec": "hac", "lambdas": [0.002, 0.008]},
-    {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01]},
+    {"label": "HAC", "codec": "hac", "lambdas": [0.002, 0.004, 0.008]},
+    {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01, 0.03]},
 ]
 REFERENCE = "HAC"
 
@@ -56,16 +54,19 @@ def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
     res = train_and_compress(ds, train_config(args.iterations), work / f"{entry['codec']}-{lam}",
                              codec=entry["codec"], codec_config={"lambda_rate": lam}, progress=False)
     m = res.metrics
+    summary = gsz_summary((res.out_dir / "scene.gsz").read_bytes())
     point = {"label": entry["label"], "codec": entry["codec"], "lambda": lam, "psnr": m["compressed"]["psnr"],
              "ssim": m["compressed"]["ssim"], "bytes": m["compressed"]["bytes"],
              "psnr_before_coding": m["uncompressed"]["psnr"], "seconds": time.perf_counter() - t0,
              "train_seconds": m["train_seconds"], "encode_seconds": m["encode_seconds"],
-             "decode_seconds": m["decode_seconds"]}
+             "decode_seconds": m["decode_seconds"],
+             "groups": summary.get("groups") or [{"group": r["name"], "bytes": r["bytes"], "share": r["share"]}
+                                                for r in summary["sections"]]}
     if m.get("representation") == "anchors":
         st = m.get("codec_stats", {})
         point.update(raw_bytes=m["uncompressed"]["bytes"], anchors=m["decoded_anchors"],
                      export_psnr=m["export"]["psnr"], export_fit_loss_db=m["export"]["fit_loss_db"],
-                     groups=st.get("groups"), bits=st.get("bits"))
+                     psnr_as_trained=m.get("quantized_in_training", {}).get("psnr"), bits=st.get("bits"))
     else:
         point["splats"] = m["decoded_splats"]
     return point
@@ -81,46 +82,111 @@ def size_at(points: list[dict], psnr: float) -> float | None:
     return None
 
 
+def matched_psnr_lines(ref: list[dict], pts: list[dict], other: str) -> list[str]:
+    """One line per reference point: the size ratio at matched PSNR where the other curve spans
+    that PSNR, else whether a point of the other codec is dominated (more bytes AND lower PSNR)."""
+    lines = []
+    for r in ref:
+        s = size_at(pts, r["psnr"])
+        head = f"- {REFERENCE} λ={r['lambda']} ({r['psnr']:.2f} dB, {r['bytes']:,} B)"
+        if s is not None:
+            lines.append(f"{head}: {other} interpolated at the same PSNR {s:,.0f} B: ratio {r['bytes'] / s:.2f}.")
+            continue
+        lo, hi = min(p["psnr"] for p in pts), max(p["psnr"] for p in pts)
+        beaten = [p for p in pts if p["bytes"] >= r["bytes"] and p["psnr"] <= r["psnr"]]
+        where = "above" if r["psnr"] > hi else "below"
+        if beaten:
+            b = min(beaten, key=lambda p: p["bytes"])
+            lines.append(f"{head}: {where} {other}'s PSNR span ({lo:.2f}-{hi:.2f} dB); it dominates {other} "
+                         f"λ={b['lambda']} ({b['psnr']:.2f} dB, {b['bytes']:,} B): {r['bytes'] / b['bytes']:.2f} of "
+                         f"its size at {r['psnr'] - b['psnr']:+.2f} dB.")
+        else:
+            near = min(pts, key=lambda p: abs(p["psnr"] - r["psnr"]))
+            lines.append(f"{head}: {where} {other}'s PSNR span ({lo:.2f}-{hi:.2f} dB) and dominates none of its "
+                         f"points (nearest: λ={near['lambda']}, {near['psnr']:.2f} dB, {near['bytes']:,} B).")
+    return lines
+
+
+def plot(points: list[dict], path: Path) -> Path | None:
+    """RD curves (size vs PSNR), one line per codec; the raw Scaffold sizes as crosses."""
+    try:
+        from matplotlib.ticker import FuncFormatter
+
+        from gscodec.eval.report import new_figure, save_figure
+    except ImportError:
+        return None
+    fig = new_figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    for label in dict.fromkeys(p["label"] for p in points):
+        pts = sorted((p for p in points if p["label"] == label), key=lambda p: p["bytes"])
+        ax.plot([p["bytes"] / 1e3 for p in pts], [p["psnr"] for p in pts], "o-", label=label)
+        for p in pts:
+            ax.annotate(f"λ={p['lambda']}", (p["bytes"] / 1e3, p["psnr"]), fontsize=7, xytext=(4, -9),
+                        textcoords="offset points")
+    raw = [p for p in points if "raw_bytes" in p]
+    if raw:
+        ax.plot([p["raw_bytes"] / 1e3 for p in raw], [p["psnr_before_coding"] for p in raw], "x", color="grey",
+                label="same Scaffold model, raw (unquantized)")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    ax.set_xlabel("file size (KB, log scale)")
+    ax.set_ylabel("PSNR on test views (dB)")
+    ax.set_title("Anchor codecs on the built-in scene (decoded from the file)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def report(points: list[dict], meta: dict) -> str:
     lines = ["# Anchor codecs on the built-in scene (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
-             f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`.",
+             f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
+             f"{meta['loadavg_1min_end']}.",
              f"Budget: {meta['iterations']} training iterations per point at {meta['resolution']}x"
              f"{meta['resolution']} (HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled). Test views against "
              "ground truth, every .gsz decoded from the file alone.", "",
-             "| codec | λ | PSNR (dB) | SSIM | size (B) | before coding (dB) | raw Scaffold (B) | raw / coded | "
-             "PLY export (dB, fit loss) | train s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Columns: *as trained* = the model rendered the way training evaluates it (attributes rounded to "
+             "their steps, float32 MLPs); *unquantized* = the same model with raw float attributes, which is what "
+             "`scaffold-raw` stores; *PLY export* = the decoded anchors turned into a standard 3DGS PLY by the SH fit.",
+             "",
+             "| codec | λ | PSNR (dB) | SSIM | size (B) | as trained (dB) | unquantized (dB) | raw Scaffold (B) | "
+             "raw / coded | PLY export (dB, fit loss) | train s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in points:
         raw = f"{p['raw_bytes']:,}" if "raw_bytes" in p else "-"
         ratio = f"{p['raw_bytes'] / p['bytes']:.1f}x" if "raw_bytes" in p else "-"
         exp = f"{p['export_psnr']:.2f} ({p['export_fit_loss_db']:.2f})" if "export_psnr" in p else "-"
+        trained = f"{p['psnr_as_trained']:.2f}" if p.get("psnr_as_trained") is not None else "-"
         lines.append(f"| {p['label']} | {p['lambda']} | {p['psnr']:.2f} | {p['ssim']:.4f} | {p['bytes']:,} | "
-                     f"{p['psnr_before_coding']:.2f} | {raw} | {ratio} | {exp} | {p['train_seconds']:.0f} |")
+                     f"{trained} | {p['psnr_before_coding']:.2f} | {raw} | {ratio} | {exp} | {p['train_seconds']:.0f} |")
+    if meta.get("plot"):
+        lines += ["", f"![RD curves]({meta['plot']})"]
     ref = [p for p in points if p["label"] == REFERENCE]
     lines += ["", f"## {REFERENCE} against the others at matched PSNR", ""]
     for other in sorted({p["label"] for p in points} - {REFERENCE}):
-        pts = [p for p in points if p["label"] == other]
-        for r in ref:
-            s = size_at(pts, r["psnr"])
-            if s is None:
-                lo, hi = min(p["psnr"] for p in pts), max(p["psnr"] for p in pts)
-                rel = "above" if r["psnr"] > hi else "below"
-                lines.append(f"- {REFERENCE} λ={r['lambda']} ({r['psnr']:.2f} dB, {r['bytes']:,} B): {other}'s curve "
-                             f"spans {lo:.2f}-{hi:.2f} dB, {rel} it; no matched-PSNR size (nearest {other} point: "
-                             f"{min(pts, key=lambda p: abs(p['psnr'] - r['psnr']))['bytes']:,} B).")
-            else:
-                lines.append(f"- {REFERENCE} λ={r['lambda']} at {r['psnr']:.2f} dB: {r['bytes']:,} B vs {other} "
-                             f"{s:,.0f} B interpolated: ratio {r['bytes'] / s:.2f}.")
+        lines += matched_psnr_lines(ref, [p for p in points if p["label"] == other], other)
     for r in ref:
         if "raw_bytes" in r:
-            lines.append(f"- {REFERENCE} λ={r['lambda']} vs the same model stored raw (scaffold-raw, PSNR "
-                         f"{r['psnr_before_coding']:.2f} dB, no quantization): {r['bytes'] / r['raw_bytes']:.3f} of its size.")
-    lines += ["", "## Where HAC's bytes go (storage groups) and coded vs estimated bits", ""]
+            lines.append(f"- {REFERENCE} λ={r['lambda']} vs the same model stored raw (scaffold-raw, "
+                         f"{r['psnr_before_coding']:.2f} dB unquantized): {r['bytes'] / r['raw_bytes']:.3f} of its size "
+                         f"({r['raw_bytes'] / r['bytes']:.1f}x smaller) at {r['psnr'] - r['psnr_before_coding']:+.2f} dB.")
+    lines += ["", f"## Where {REFERENCE}'s bytes go (storage groups, as `gscodec info` shows them)", ""]
+    if ref and ref[0].get("groups"):
+        names = [g["group"] for g in ref[0]["groups"]]
+        lines += ["| λ | " + " | ".join(names) + " | total |", "|---:|" + "---:|" * (len(names) + 1)]
+        for r in ref:
+            by = {g["group"]: g for g in r.get("groups") or []}
+            cells = [f"{by[n]['bytes']:,} ({100 * by[n]['share']:.0f}%)" if n in by else "-" for n in names]
+            lines.append(f"| {r['lambda']} | " + " | ".join(cells) + f" | {r['bytes']:,} |")
+    lines += ["", "## Coded vs estimated bits of the entropy-coded attributes", ""]
     for r in ref:
         if r.get("bits"):
             parts = ", ".join(f"{g} coded {b['coded']:,} vs estimated {b['estimated']:,.0f} bits "
                               f"({100 * (b['coded'] / b['estimated'] - 1):+.2f}%)" for g, b in r["bits"].items())
             lines.append(f"- λ={r['lambda']}: {parts}")
+    if meta.get("notes"):
+        lines += ["", "## Notes", "", meta["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -130,7 +196,13 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--codecs", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--out", default=str(RESULTS / "anchor_codecs"))
+    ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
+    ap.add_argument("--from-json", help="rebuild the report (and plot) from an earlier run's JSON, no training")
     args = ap.parse_args()
+    out = Path(args.out)
+    if args.from_json:
+        points, meta = load_results(args.from_json, "points")
+        return write_results(out, "points", points, meta, args.notes, plot, report)
     torch.set_num_threads(os.cpu_count() or 1)
     ds = load_builtin(resolution=args.resolution)
     work = Path("runs") / "anchor_codecs"
@@ -143,17 +215,9 @@ def main() -> int:
             p = run_point(ds, entry, lam, args, work)
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
-            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python bench/anchor_codecs.py " + " ".join(sys.argv[1:]),
-            "iterations": args.iterations, "resolution": args.resolution,
-            "loadavg_1min_end": round(os.getloadavg()[0], 2), "numpy": np.__version__}
-    md = report(points, meta)
-    print(md)
-    out = Path(args.out)
-    atomic_write_text(out.with_suffix(".md"), md)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"meta": meta, "points": points}, indent=2, default=str))
-    return 0
+    meta = run_meta("anchor_codecs.py", iterations=args.iterations, resolution=args.resolution,
+                    numpy=np.__version__)
+    return write_results(out, "points", points, meta, args.notes, plot, report)
 
 
 if __name__ == "__main__":

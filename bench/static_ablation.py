@@ -2,20 +2,21 @@
 
 Rows: Static GSCodec's choice (noise + factorized + learnable mask), then one option switched
 at a time (STE, hash-grid Gaussian model, gradient mask), and training without simulation
-(plain 3DGS + our post-training codec; the "w/o comp. sim." row of Table VI). Every row trains
-the same schedule from the same seed, codes to a .gsz, decodes from the file alone and scores
-the test views against ground truth.
+(plain 3DGS + our post-training codec at the same bit widths; the "w/o comp. sim." row of
+Table VI). Component rows take one part of the simulation away (no rate term, no SH mask) or
+use the paper's fixed 8 bits. An RD part adds two more λ for Static GSCodec and two more
+post-training qualities (on the no-simulation training, not trained again) and gives the
+BD-rate of Static GSCodec against 3DGS + ptc. Every trained row uses the same schedule and
+seed, codes to a .gsz, decodes from the file alone and scores the test views against ground truth.
 
     python bench/static_ablation.py [--iterations 1000] [--lambda 0.006] [--resolution 128]
-Writes bench/results/static_ablation.md and .json (machine, date, config, per-row figures).
+Writes bench/results/static_ablation.md, .json and .png (machine, date, config, per-row figures).
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,17 +27,31 @@ import torch  # noqa: E402
 from gscodec.data.synthetic import load_builtin  # noqa: E402
 from gscodec.train.config import TrainConfig  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
-from gscodec.utils.io import atomic_write_text  # noqa: E402
+from common import load_results, run_meta, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-# (label, codec, simulation overrides); None = train without simulation, code with ptc
+# label, codec, simulation overrides (None: train without simulation), codec config overrides,
+# part of the report; a "reuse" row encodes the scene of an earlier row instead of training
 ROWS = [
-    ("final (noise, factorized, learnable mask)", "static-gscodec", {}),
-    ("STE instead of noise", "static-gscodec", {"quantization": "ste"}),
-    ("hash-grid Gaussian model instead of factorized", "static-gscodec", {"entropy_model": "gaussian"}),
-    ("gradient mask instead of learnable", "static-gscodec", {"mask": {"kind": "gradient"}}),
-    ("without compression simulation (3DGS + ptc)", "ptc", None),
+    dict(label="final (noise, factorized, learnable mask)", codec="static-gscodec", sim={}, part="ablation"),
+    dict(label="STE instead of noise", codec="static-gscodec", sim={"quantization": "ste"}, part="ablation"),
+    dict(label="hash-grid Gaussian model instead of factorized", codec="static-gscodec",
+         sim={"entropy_model": "gaussian"}, part="ablation"),
+    dict(label="gradient mask instead of learnable", codec="static-gscodec", sim={"mask": {"kind": "gradient"}},
+         part="ablation"),
+    dict(label="without compression simulation (3DGS + ptc)", codec="ptc", sim=None, part="ablation"),
+    dict(label="no rate term (λ = 0: quantization + mask only)", codec="static-gscodec", sim={},
+         config={"lambda_rate": 0.0}, part="component"),
+    dict(label="no SH mask", codec="static-gscodec", sim={"mask": {"kind": "none"}}, part="component"),
+    dict(label="8-bit simulation (the paper's width)", codec="static-gscodec",
+         sim={"bits": {"quats": 8, "log_scales": 8, "opacity_logits": 8, "sh_dc": 8}}, part="component"),
+    dict(label="Static GSCodec λ=0.002", codec="static-gscodec", sim={}, config={"lambda_rate": 0.002}, part="rd"),
+    dict(label="Static GSCodec λ=0.02", codec="static-gscodec", sim={}, config={"lambda_rate": 0.02}, part="rd"),
+    dict(label="3DGS + ptc quality 2", codec="ptc", sim=None, config={"quality": 2}, part="rd",
+         reuse="without compression simulation (3DGS + ptc)"),
+    dict(label="3DGS + ptc quality 4", codec="ptc", sim=None, config={"quality": 4}, part="rd",
+         reuse="without compression simulation (3DGS + ptc)"),
 ]
 # Table IV of the paper (Tanks&Temples, GPU, 30k iterations): PSNR dB / size MB
 PAPER = {"final": (23.74, 7.10), "STE": (23.47, 7.73), "hash-grid": (23.68, 8.01), "gradient": (23.62, 7.28),
@@ -51,22 +66,43 @@ def schedule(iterations: int) -> dict:
                                       reset_every=100_000, grow_grad2d=0.0002, max_gaussians=25_000))
 
 
-def run_row(ds, label, codec, sim, args, work: Path) -> dict:
-    base = schedule(args.iterations)
-    cfg = TrainConfig(**base, simulation=None if sim is None else {"start": base["strategy_options"]["refine_stop"],
-                                                                    **sim})
+def slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60]
+
+
+def run_row(ds, row: dict, args, work: Path, done: dict[str, dict]) -> dict:
+    codec, sim = row["codec"], row["sim"]
     codec_config = {"quality": args.quality}
     if codec == "static-gscodec":
         codec_config["lambda_rate"] = args.lambda_rate
+    codec_config.update(row.get("config", {}))
     t0 = time.perf_counter()
-    res = train_and_compress(ds, cfg, work / label.split(" ")[0].strip("()"), codec=codec,
-                             codec_config=codec_config, progress=False)
-    m = res.metrics
-    return {"label": label, "codec": codec, "simulation": sim, "psnr": m["compressed"]["psnr"],
-            "ssim": m["compressed"]["ssim"], "lpips": m.get("lpips"), "bytes": m["compressed"]["bytes"],
-            "uncompressed_psnr": m["uncompressed"]["psnr"], "splats": m["splats"],
+    if row.get("reuse"):  # another post-training setting on an earlier row's trained scene
+        m = encode_trained(ds, work / slug(row["reuse"]) / "scene.ply", codec, codec_config)
+        m["uncompressed"] = {"psnr": done[row["reuse"]]["uncompressed_psnr"]}
+    else:
+        base = schedule(args.iterations)
+        cfg = TrainConfig(**base, simulation=None if sim is None else {
+            "start": base["strategy_options"]["refine_stop"], **sim})
+        m = train_and_compress(ds, cfg, work / slug(row["label"]), codec=codec, codec_config=codec_config,
+                               progress=False).metrics
+    return {"label": row["label"], "part": row["part"], "codec": codec, "simulation": sim,
+            "codec_config": codec_config, "psnr": m["compressed"]["psnr"], "ssim": m["compressed"]["ssim"],
+            "lpips": m.get("lpips"), "bytes": m["compressed"]["bytes"], "uncompressed_psnr": m["uncompressed"]["psnr"],
             "decoded_splats": m["decoded_splats"], "seconds": time.perf_counter() - t0,
-            "sections": m.get("codec_stats", {}).get("attributes")}
+            "sections": m.get("codec_stats", {}).get("attributes"), "reuses": row.get("reuse")}
+
+
+def encode_trained(ds, ply: Path, codec: str, codec_config: dict) -> dict:
+    """Encode a trained scene with other settings, decode from the bytes, score the test views."""
+    from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.eval.compare import score_on_dataset
+    from gscodec.scene import load_ply
+
+    data = get_codec(codec, **codec_config).encode(load_ply(ply))
+    decoded = decode_bytes(data)
+    return {"compressed": {**score_on_dataset(decoded, ds, ds.test_indices), "bytes": len(data)},
+            "decoded_splats": len(decoded)}
 
 
 def paper_key(label: str) -> str:
@@ -76,34 +112,84 @@ def paper_key(label: str) -> str:
     return "final"
 
 
+def rd_curves(rows: list[dict]) -> dict[str, list[dict]]:
+    """Static GSCodec over λ and 3DGS + ptc over quality, each sorted by size."""
+    static = [r for r in rows if r["codec"] == "static-gscodec" and (r["label"].startswith("final")
+                                                                      or r["part"] == "rd")]
+    ptc = [r for r in rows if r["codec"] == "ptc"]
+    return {"Static GSCodec (λ)": sorted(static, key=lambda r: r["bytes"]),
+            "3DGS + ptc (quality)": sorted(ptc, key=lambda r: r["bytes"])}
+
+
+def plot(rows: list[dict], path: Path) -> Path | None:
+    try:
+        from gscodec.eval.report import new_figure, save_figure
+    except ImportError:
+        return None
+    fig = new_figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    for name, pts in rd_curves(rows).items():
+        ax.plot([r["bytes"] / 1e3 for r in pts], [r["psnr"] for r in pts], "o-", label=name)
+    for r in rows:
+        if r["part"] in ("ablation", "component") and not r["label"].startswith(("final", "without")):
+            ax.plot(r["bytes"] / 1e3, r["psnr"], "s", ms=5, label=r["label"])
+    ax.set_xlabel("file size (KB)")
+    ax.set_ylabel("PSNR on test views (dB)")
+    ax.set_title("Static GSCodec options on the built-in scene (decoded from the file)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def report(rows: list[dict], meta: dict) -> str:
+    from gscodec.eval.bdrate import bd_psnr, bd_rate
+
     final = rows[0]
     lines = [
         "# Compression-simulation ablation (GSCodec Studio Table IV directions), built-in scene",
         "",
-        f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`.",
+        f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
+        f"{meta['loadavg_1min_end']}.",
         f"Schedule: {meta['iterations']} iterations at {meta['resolution']}x{meta['resolution']}, densification for the "
-        f"first 2/3, simulation after; λ = {meta['lambda_rate']}; post-training quality {meta['quality']}. "
-        "Test views against ground truth, decoded from the .gsz alone.",
+        f"first 2/3, simulation after; λ = {meta['lambda_rate']} unless the row says; quality {meta['quality']} "
+        "(positions, SH codebook and, for Static GSCodec, the simulated bit width: 7 bits) unless the row says. "
+        "Test views against ground truth, decoded from the .gsz alone. *raw* = the trained model before coding.",
         "",
-        "| configuration | PSNR (dB) | SSIM | size (B) | size vs final | ΔPSNR vs final | splats kept | paper PSNR / MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | PSNR (dB) | raw (dB) | SSIM | size (B) | size vs final | ΔPSNR vs final | splats kept "
+        "| paper PSNR / MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        p = PAPER[paper_key(r["label"])]
-        lines.append(f"| {r['label']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['bytes']:,} | "
-                     f"{r['bytes'] / final['bytes']:.2f}x | {r['psnr'] - final['psnr']:+.2f} | "
-                     f"{r['decoded_splats']:,} | {p[0]:.2f} / {p[1]:.2f} |")
+    for part, title in (("ablation", None), ("component", "*components*"), ("rd", "*more rate points*")):
+        part_rows = [r for r in rows if r["part"] == part]
+        if title and part_rows:
+            lines.append(f"| {title} | | | | | | | | |")
+        for r in part_rows:
+            p = PAPER[paper_key(r["label"])] if part == "ablation" else None
+            lines.append(f"| {r['label']} | {r['psnr']:.2f} | {r['uncompressed_psnr']:.2f} | {r['ssim']:.4f} | "
+                         f"{r['bytes']:,} | {r['bytes'] / final['bytes']:.2f}x | {r['psnr'] - final['psnr']:+.2f} | "
+                         f"{r['decoded_splats']:,} | {f'{p[0]:.2f} / {p[1]:.2f}' if p else '-'} |")
+    if meta.get("plot"):
+        lines += ["", f"![RD view of the rows]({meta['plot']})"]
     lines += ["", "Directions of the paper (each alternative worse than the final choice in PSNR and size; "
               "no simulation: better PSNR, about 2x the size) against ours:", ""]
-    for r in rows[1:]:
+    for r in (r for r in rows[1:] if r["part"] == "ablation"):
         p, f = PAPER[paper_key(r["label"])], PAPER["final"]
         paper_dir = ("larger" if p[1] > f[1] else "smaller", "lower" if p[0] < f[0] else "higher")
         ours = ("larger" if r["bytes"] > final["bytes"] else "smaller", "lower" if r["psnr"] < final["psnr"] else "higher")
-        agree = "agrees" if paper_dir == ours else "differs"
+        agree = "agrees" if paper_dir == ours else ("agrees in size" if paper_dir[0] == ours[0] else "differs")
         lines.append(f"- {r['label']}: paper {paper_dir[0]} file, {paper_dir[1]} PSNR; "
                      f"ours {ours[0]} ({r['bytes'] / final['bytes']:.2f}x), {ours[1]} "
                      f"({r['psnr'] - final['psnr']:+.2f} dB): {agree}.")
+    curves = rd_curves(rows)
+    (sn, st), (pn, pt) = curves.items()
+    if len(st) >= 2 and len(pt) >= 2:
+        args = ([r["bytes"] for r in pt], [r["psnr"] for r in pt], [r["bytes"] for r in st], [r["psnr"] for r in st])
+        br, bp = bd_rate(*args), bd_psnr(*args)
+        lines += ["", f"RD: {sn} against {pn} ({len(st)} and {len(pt)} points): BD-rate "
+                  f"{br.format('%') if br.ok else 'not computable (' + br.reason + ')'}, BD-PSNR "
+                  f"{bp.format('dB') if bp.ok else 'not computable (' + bp.reason + ')'}"
+                  f"{'; ' + '; '.join(br.warnings) if br.warnings else ''}."]
     lines += ["", "Per-attribute coding of the simulated attributes (bytes; learned model vs the best "
               "post-training model; the smaller is stored):", "",
               "| configuration | attribute | learned | post-training | stored |", "|---|---|---:|---:|---|"]
@@ -111,6 +197,8 @@ def report(rows: list[dict], meta: dict) -> str:
         for name, st in (r.get("sections") or {}).items():
             lines.append(f"| {r['label'].split(' (')[0]} | {name} | {st.get('learned_bytes', '-')} | "
                          f"{st.get('post_training_bytes', '-')} | {st.get('method')} |")
+    if meta.get("notes"):
+        lines += ["", "## Notes", "", meta["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -122,29 +210,28 @@ def main() -> int:
     ap.add_argument("--quality", type=int, default=3)
     ap.add_argument("--only", type=int, nargs="*", help="row indices to run (default: all)")
     ap.add_argument("--out", default=str(RESULTS / "static_ablation"))
+    ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
+    ap.add_argument("--from-json", help="rebuild the report (and plot) from an earlier run's JSON, no training")
     args = ap.parse_args()
+    out = Path(args.out)
+    if args.from_json:
+        rows, meta = load_results(args.from_json, "rows")
+        return write_results(out, "rows", rows, meta, args.notes, plot, report)
     torch.set_num_threads(os.cpu_count() or 1)
     ds = load_builtin(resolution=args.resolution)
     work = Path("runs") / "static_ablation"
-    rows = []
-    for i, (label, codec, sim) in enumerate(ROWS):
+    rows, done = [], {}
+    for i, row in enumerate(ROWS):
         if args.only and i not in args.only:
             continue
-        print(f"[{i + 1}/{len(ROWS)}] {label} ...", flush=True)
-        r = run_row(ds, label, codec, sim, args, work)
+        print(f"[{i + 1}/{len(ROWS)}] {row['label']} ...", flush=True)
+        r = run_row(ds, row, args, work, done)
         print(f"    PSNR {r['psnr']:.2f} dB, {r['bytes']:,} B, {r['seconds']:.0f} s", flush=True)
         rows.append(r)
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
-            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python bench/static_ablation.py " + " ".join(sys.argv[1:]),
-            "iterations": args.iterations, "resolution": args.resolution, "lambda_rate": args.lambda_rate,
-            "quality": args.quality, "loadavg_1min_end": round(os.getloadavg()[0], 2)}
-    md = report(rows, meta)
-    print(md)
-    out = Path(args.out)
-    atomic_write_text(out.with_suffix(".md"), md)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=2))
-    return 0
+        done[row["label"]] = r
+    meta = run_meta("static_ablation.py", iterations=args.iterations, resolution=args.resolution,
+                    lambda_rate=args.lambda_rate, quality=args.quality)
+    return write_results(out, "rows", rows, meta, args.notes, plot, report)
 
 
 if __name__ == "__main__":

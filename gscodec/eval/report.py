@@ -149,7 +149,8 @@ _SECTION_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc9
                    "#9c755f", "#bab0ac"]
 
 
-def _figure(w: float, h: float):
+def new_figure(w: float, h: float):
+    """A matplotlib Figure on the Agg canvas (no pyplot state, no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -158,16 +159,21 @@ def _figure(w: float, h: float):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """PNG without a timestamp (the same results give the same bytes), written under a
+    temporary name and renamed."""
     import matplotlib
 
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
     with matplotlib.rc_context({"svg.hashsalt": "gscodec", "path.simplify": True}):
-        fig.savefig(path, format="png", metadata={"Software": None}, dpi=100)
+        fig.savefig(tmp, format="png", metadata={"Software": None}, dpi=100)
+    tmp.replace(path)
     return path
 
 
 def plot_rd(res: Results, dataset: str, path: Path, published: dict | None = None) -> Path:
-    fig = _figure(7.0, 4.8)
+    fig = new_figure(7.0, 4.8)
     ax = fig.add_subplot(1, 1, 1)
     sizes = [r["bytes"] for c in res.codecs for r in res.dataset_curve(dataset, c) if r["bytes"]]
     mb = bool(sizes) and max(sizes) >= 1e6
@@ -197,7 +203,7 @@ def plot_rd(res: Results, dataset: str, path: Path, published: dict | None = Non
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sizes(res: Results, dataset: str, path: Path) -> Path:
@@ -212,7 +218,7 @@ def plot_sizes(res: Results, dataset: str, path: Path) -> Path:
         for s in secs:
             if s["name"] not in names:
                 names.append(s["name"])
-    fig = _figure(max(6.0, 0.9 * len(bars) + 2.5), 4.8)
+    fig = new_figure(max(6.0, 0.9 * len(bars) + 2.5), 4.8)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(bars))
     bottom = np.zeros(len(bars))
@@ -229,7 +235,7 @@ def plot_sizes(res: Results, dataset: str, path: Path) -> Path:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---- markdown ----------------------------------------------------------------------------
@@ -399,4 +405,4 @@ def build_report(results_path: str | Path, out_dir: str | Path | None = None, *,
     return path
 
 
-__all__ = ["REPORT_NAME", "Results", "build_report", "plot_rd", "plot_sizes"]
+__all__ = ["REPORT_NAME", "Results", "build_report", "new_figure", "plot_rd", "plot_sizes", "save_figure"]

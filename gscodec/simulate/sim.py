@@ -65,6 +65,10 @@ class SimConfig:
         missing = [a for a in self.entropy_attributes if a not in self.bits]
         if self.entropy_model != "none" and missing:
             raise InputError(f"entropy-constrained attributes need a bit width: {missing}")
+        unquantized = [a for a in self.entropy_attributes if self.mode(a) == "none"]
+        if self.entropy_model != "none" and unquantized:
+            raise InputError(f"entropy-constrained attributes need quantization (noise or ste), not 'none': "
+                             f"{unquantized}; or set entropy_model = 'none'")
         if self.lambda_rate < 0:
             raise InputError("lambda_rate must be >= 0")
         return self

@@ -68,3 +68,16 @@ def test_needs_a_scene_trained_with_simulation_and_refuses_corruption(trained):
             decode_bytes(bytes(bad))
     with pytest.raises(CorruptStreamError):
         decode_bytes(bytes(data[: len(data) // 3]))
+
+
+def test_quality_sets_the_simulated_bit_widths_unless_the_config_does():
+    from gscodec.codecs.static_gscodec import StaticGSCodec
+
+    for quality, bits in ((1, 5), (2, 6), (3, 7), (4, 8), (5, 10)):
+        sim = StaticGSCodec.simulation_config({"quality": quality, "lambda_rate": 0.01})
+        assert sim["bits"] == {"quats": bits, "log_scales": bits, "opacity_logits": bits, "sh_dc": bits}
+        assert sim["lambda_rate"] == 0.01
+    mine = {"bits": {"quats": 8, "log_scales": 8, "opacity_logits": 8, "sh_dc": 8}}
+    assert StaticGSCodec.simulation_config({"quality": 1}, mine)["bits"]["quats"] == 8
+    with pytest.raises(InputError, match="quality"):
+        StaticGSCodec.simulation_config({"quality": 9})

@@ -108,3 +108,18 @@ def test_hash_grid_gaussian_bits_match_the_coder():
     assert 8 * len(data) <= coded + 128  # + the payload framing
     dec = m.conditional.decode(data, *m.coder_params(xyz.numpy()), 1.0, -64, 64)
     assert np.array_equal(dec, y.numpy().astype(np.int64).reshape(-1))
+
+
+def test_entropy_constraint_without_quantization_is_refused_up_front():
+    """A rate needs symbols: 'none' quantization on a constrained attribute is a config error
+    (it used to train to the end and fail when the rate was estimated)."""
+    import pytest
+
+    from gscodec.errors import InputError
+    from gscodec.simulate.sim import SimConfig
+
+    with pytest.raises(InputError, match="need quantization"):
+        SimConfig(quantization="none").validate()
+    with pytest.raises(InputError, match="need quantization"):
+        SimConfig(quant_modes={"quats": "none"}).validate()
+    SimConfig(quantization="none", entropy_model="none").validate()  # fine: nothing to constrain

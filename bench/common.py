@@ -1,0 +1,44 @@
+"""What the training benchmarks (static_ablation.py, anchor_codecs.py) share: the machine
+line of a results file, and writing the Markdown + JSON + plot of a run (or of an earlier
+run's JSON, to rebuild a report without training again)."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gscodec.utils.io import atomic_write_text
+
+
+def run_meta(script: str, **fields) -> dict:
+    """Machine, date and command of this run (the load is read again at the end)."""
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": f"python bench/{script} " + " ".join(sys.argv[1:]),
+            "loadavg_1min_end": round(os.getloadavg()[0], 2), **fields}
+
+
+def write_results(out: Path, key: str, items: list[dict], meta: dict, notes: str | None,
+                  plot: Callable[[list[dict], Path], Path | None], report: Callable[[list[dict], dict], str]) -> int:
+    """OUT.png (plot), OUT.md (report, printed too) and OUT.json ({"meta", key: items})."""
+    png = plot(items, out.with_suffix(".png"))
+    if png is not None:
+        meta["plot"] = png.name
+    if notes:
+        meta["notes"] = Path(notes).read_text().strip()
+    md = report(items, meta)
+    print(md)
+    atomic_write_text(out.with_suffix(".md"), md)
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"meta": meta, key: items}, indent=2, default=str))
+    return 0
+
+
+def load_results(path: str | Path, key: str) -> tuple[list[dict], dict]:
+    saved = json.loads(Path(path).read_text())
+    return saved[key], saved["meta"]
