@@ -15,6 +15,7 @@ Writes bench/results/static_ablation.md, .json and .png (machine, date, config, 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -52,6 +53,8 @@ ROWS = [
          reuse="without compression simulation (3DGS + ptc)"),
     dict(label="3DGS + ptc quality 4", codec="ptc", sim=None, config={"quality": 4}, part="rd",
          reuse="without compression simulation (3DGS + ptc)"),
+    dict(label="without compression simulation, gsplat PNG layout (the paper's baseline)", codec="ptc", sim=None,
+         config={"preset": "gsplat-png"}, part="ablation", reuse="without compression simulation (3DGS + ptc)"),
 ]
 # Table IV of the paper (Tanks&Temples, GPU, 30k iterations): PSNR dB / size MB
 PAPER = {"final": (23.74, 7.10), "STE": (23.47, 7.73), "hash-grid": (23.68, 8.01), "gradient": (23.62, 7.28),
@@ -78,8 +81,10 @@ def run_row(ds, row: dict, args, work: Path, done: dict[str, dict]) -> dict:
     codec_config.update(row.get("config", {}))
     t0 = time.perf_counter()
     if row.get("reuse"):  # another post-training setting on an earlier row's trained scene
-        m = encode_trained(ds, work / slug(row["reuse"]) / "scene.ply", codec, codec_config)
-        m["uncompressed"] = {"psnr": done[row["reuse"]]["uncompressed_psnr"]}
+        run = work / slug(row["reuse"])
+        m = encode_trained(ds, run / "scene.ply", codec, codec_config)
+        m["uncompressed"] = {"psnr": done[row["reuse"]]["uncompressed_psnr"] if row["reuse"] in done else
+                             json.loads((run / "metrics.json").read_text())["uncompressed"]["psnr"]}
     else:
         base = schedule(args.iterations)
         cfg = TrainConfig(**base, simulation=None if sim is None else {
@@ -116,7 +121,7 @@ def rd_curves(rows: list[dict]) -> dict[str, list[dict]]:
     """Static GSCodec over λ and 3DGS + ptc over quality, each sorted by size."""
     static = [r for r in rows if r["codec"] == "static-gscodec" and (r["label"].startswith("final")
                                                                       or r["part"] == "rd")]
-    ptc = [r for r in rows if r["codec"] == "ptc"]
+    ptc = [r for r in rows if r["codec"] == "ptc" and r["codec_config"].get("preset", "default") == "default"]
     return {"Static GSCodec (λ)": sorted(static, key=lambda r: r["bytes"]),
             "3DGS + ptc (quality)": sorted(ptc, key=lambda r: r["bytes"])}
 
@@ -128,10 +133,12 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         return None
     fig = new_figure(6.4, 4.2)
     ax = fig.add_subplot()
+    on_curves = set()
     for name, pts in rd_curves(rows).items():
         ax.plot([r["bytes"] / 1e3 for r in pts], [r["psnr"] for r in pts], "o-", label=name)
+        on_curves |= {r["label"] for r in pts}
     for r in rows:
-        if r["part"] in ("ablation", "component") and not r["label"].startswith(("final", "without")):
+        if r["label"] not in on_curves:
             ax.plot(r["bytes"] / 1e3, r["psnr"], "s", ms=5, label=r["label"])
     ax.set_xlabel("file size (KB)")
     ax.set_ylabel("PSNR on test views (dB)")
