@@ -183,11 +183,13 @@ def report(rows: list[dict], meta: dict) -> str:
     for r in (r for r in rows[1:] if r["part"] == "ablation"):
         p, f = PAPER[paper_key(r["label"])], PAPER["final"]
         paper_dir = ("larger" if p[1] > f[1] else "smaller", "lower" if p[0] < f[0] else "higher")
-        ours = ("larger" if r["bytes"] > final["bytes"] else "smaller", "lower" if r["psnr"] < final["psnr"] else "higher")
-        agree = "agrees" if paper_dir == ours else ("agrees in size" if paper_dir[0] == ours[0] else "differs")
+        ratio, dp = r["bytes"] / final["bytes"], r["psnr"] - final["psnr"]
+        ours = ("the same size" if abs(ratio - 1) < 0.005 else "larger" if ratio > 1 else "smaller",
+                "the same PSNR" if abs(dp) < 0.01 else "lower" if dp < 0 else "higher")
+        agree = ("agrees" if paper_dir == ours else "agrees in size" if paper_dir[0] == ours[0]
+                 else "agrees in PSNR" if paper_dir[1] == ours[1] else "differs")
         lines.append(f"- {r['label']}: paper {paper_dir[0]} file, {paper_dir[1]} PSNR; "
-                     f"ours {ours[0]} ({r['bytes'] / final['bytes']:.2f}x), {ours[1]} "
-                     f"({r['psnr'] - final['psnr']:+.2f} dB): {agree}.")
+                     f"ours {ours[0]} ({ratio:.3f}x), {ours[1]} ({dp:+.2f} dB): {agree}.")
     curves = rd_curves(rows)
     (sn, st), (pn, pt) = curves.items()
     if len(st) >= 2 and len(pt) >= 2:
