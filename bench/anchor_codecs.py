@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import os
 import sys
 import time
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from gscodec.codecs.info import gsz_summary  # noqa: E402
+from gscodec.data.load import load_dataset  # noqa: E402
 from gscodec.data.synthetic import load_builtin  # noqa: E402
 from gscodec.train.config import TrainConfig  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
@@ -107,7 +109,7 @@ def matched_psnr_lines(ref: list[dict], pts: list[dict], other: str) -> list[str
     return lines
 
 
-def plot(points: list[dict], path: Path) -> Path | None:
+def plot(points: list[dict], path: Path, title: str = "the built-in scene") -> Path | None:
     """RD curves (size vs PSNR), one line per codec; the raw Scaffold sizes as crosses."""
     try:
         from matplotlib.ticker import FuncFormatter
@@ -132,19 +134,26 @@ def plot(points: list[dict], path: Path) -> Path | None:
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
     ax.set_xlabel("file size (KB, log scale)")
     ax.set_ylabel("PSNR on test views (dB)")
-    ax.set_title("Anchor codecs on the built-in scene (decoded from the file)")
+    ax.set_title(f"Anchor codecs on {title} (decoded from the file)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
 
 
+def _res(r) -> str:
+    return f"{r}x{r}" if isinstance(r, int) else str(r)
+
+
 def report(points: list[dict], meta: dict) -> str:
-    lines = ["# Anchor codecs on the built-in scene (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
+    scene = meta.get("scene", "builtin")
+    where = "the built-in scene" if scene == "builtin" else f"`{scene}`"
+    lines = [f"# Anchor codecs on {where} (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
              f"{meta['loadavg_1min_end']}.",
-             f"Budget: {meta['iterations']} training iterations per point at {meta['resolution']}x"
-             f"{meta['resolution']} (HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled). Test views against "
+             f"Budget: {meta['iterations']} training iterations per point at {_res(meta['resolution'])}"
+             f"{', ' + meta['views'] + ' views, ' + format(meta['initial_points'], ',') + ' initial points' if 'views' in meta else ''}"
+             " (HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled). Test views against "
              "ground truth, every .gsz decoded from the file alone.", "",
              "Columns: *as trained* = the model rendered the way training evaluates it (attributes rounded to "
              "their steps, float32 MLPs); *unquantized* = the same model with raw float attributes, which is what "
@@ -193,7 +202,9 @@ def report(points: list[dict], meta: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=1000)
-    ap.add_argument("--resolution", type=int, default=128)
+    ap.add_argument("--resolution", type=int, default=128, help="built-in scene image size")
+    ap.add_argument("--scene", default="builtin", help="'builtin' or a dataset folder (COLMAP, NeRF-synthetic)")
+    ap.add_argument("--downscale", type=int, default=1, help="image down-scale factor of a dataset folder")
     ap.add_argument("--codecs", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--out", default=str(RESULTS / "anchor_codecs"))
     ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
@@ -202,10 +213,11 @@ def main() -> int:
     out = Path(args.out)
     if args.from_json:
         points, meta = load_results(args.from_json, "points")
-        return write_results(out, "points", points, meta, args.notes, plot, report)
+        return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)
     torch.set_num_threads(os.cpu_count() or 1)
-    ds = load_builtin(resolution=args.resolution)
-    work = Path("runs") / "anchor_codecs"
+    ds = (load_builtin(resolution=args.resolution) if args.scene == "builtin"
+          else load_dataset(args.scene, downscale=args.downscale))
+    work = Path("runs") / "anchor_codecs" / re.sub(r"[^A-Za-z0-9]+", "-", ds.name or args.scene)
     points = []
     for entry in CODECS:
         if args.codecs and entry["label"] not in args.codecs:
@@ -215,9 +227,17 @@ def main() -> int:
             p = run_point(ds, entry, lam, args, work)
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
-    meta = run_meta("anchor_codecs.py", iterations=args.iterations, resolution=args.resolution,
-                    numpy=np.__version__)
-    return write_results(out, "points", points, meta, args.notes, plot, report)
+    cam = ds.cameras[ds.train_indices[0]]
+    meta = run_meta("anchor_codecs.py", iterations=args.iterations, resolution=f"{cam.width}x{cam.height}",
+                    numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
+                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz))
+    return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)
+
+
+def plot_for(meta: dict):
+    scene = meta.get("scene", "builtin")
+    title = "the built-in scene" if scene == "builtin" else scene
+    return lambda points, path: plot(points, path, title)
 
 
 if __name__ == "__main__":

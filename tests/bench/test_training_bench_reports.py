@@ -1,0 +1,91 @@
+"""The report logic of bench/anchor_codecs.py and bench/static_ablation.py on made-up points:
+matched-PSNR interpolation, dominance, paper directions, BD numbers, and the JSON round trip
+(a report rebuilt from a run's JSON is the same report)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))  # the scripts import bench/common.py as `common`
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def anchor():
+    return _load("anchor_codecs")
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    return _load("static_ablation")
+
+
+def _pt(label, lam, psnr, size, **kw):
+    return {"label": label, "codec": label.lower(), "lambda": lam, "psnr": psnr, "ssim": 0.9, "bytes": size,
+            "psnr_before_coding": psnr + 0.1, "train_seconds": 1.0, **kw}
+
+
+def test_matched_psnr_interpolates_inside_and_names_dominance_outside(anchor):
+    other = [_pt("Static", 0.01, 30.0, 200_000), _pt("Static", 0.002, 31.0, 250_000)]
+    inside, above, below = (_pt("HAC", 0.004, 30.5, 150_000), _pt("HAC", 0.002, 32.0, 240_000),
+                            _pt("HAC", 0.008, 29.0, 300_000))
+    lines = anchor.matched_psnr_lines([inside, above, below], other, "Static")
+    # log-size halfway between 200k and 250k at 30.5 dB: sqrt(200k * 250k) = 223,607 B
+    assert "223,607 B" in lines[0] and "ratio 0.67" in lines[0]
+    assert "dominates Static λ=0.002" in lines[1] and "+1.00 dB" in lines[1]
+    assert "dominates none" in lines[2]
+    assert anchor.size_at(other, 29.9) is None
+
+
+def test_anchor_report_round_trips_through_its_json(anchor, tmp_path):
+    pts = [_pt("HAC", 0.002, 32.0, 100_000, raw_bytes=1_000_000, psnr_as_trained=32.0, export_psnr=31.0,
+               export_fit_loss_db=1.0, groups=[{"group": "feature", "bytes": 60_000, "share": 0.6},
+                                                {"group": "header", "bytes": 40_000, "share": 0.4}],
+               bits={"feature": {"estimated": 1000.0, "coded": 1002}}),
+           _pt("Static GSCodec", 0.01, 31.0, 120_000)]
+    meta = {"machine": "m", "date_utc": "d", "command": "c", "loadavg_1min_end": 1.0, "iterations": 10,
+            "resolution": 32}
+    out = tmp_path / "a"
+    assert anchor.write_results(out, "points", pts, dict(meta), None, anchor.plot_for(meta), anchor.report) == 0
+    first = out.with_suffix(".md").read_text()
+    assert "10.0x" in first and "+0.20%" in first and "60,000 (60%)" in first
+    assert out.with_suffix(".png").stat().st_size > 1000
+    points, meta2 = anchor.load_results(out.with_suffix(".json"), "points")
+    anchor.write_results(out, "points", points, meta2, None, anchor.plot_for(meta2), anchor.report)
+    assert out.with_suffix(".md").read_text() == first
+
+
+def test_ablation_report_directions_and_bd(ablation):
+    def row(label, codec, part, psnr, size, preset="default"):
+        return {"label": label, "part": part, "codec": codec, "codec_config": {"preset": preset}, "psnr": psnr,
+                "ssim": 0.9, "bytes": size, "uncompressed_psnr": psnr + 0.05, "decoded_splats": 10}
+    rows = [row("final (noise, factorized, learnable mask)", "static-gscodec", "ablation", 30.0, 100_000),
+            row("STE instead of noise", "static-gscodec", "ablation", 29.9, 110_000),
+            row("hash-grid Gaussian model instead of factorized", "static-gscodec", "ablation", 30.2, 120_000),
+            row("without compression simulation (3DGS + ptc)", "ptc", "ablation", 30.5, 100_200),
+            row("Static GSCodec λ=0.002", "static-gscodec", "rd", 30.4, 130_000),
+            row("Static GSCodec λ=0.02", "static-gscodec", "rd", 29.5, 80_000),
+            row("3DGS + ptc quality 2", "ptc", "rd", 29.8, 70_000),
+            row("3DGS + ptc quality 4", "ptc", "rd", 30.8, 140_000)]
+    md = ablation.report(rows, {"machine": "m", "date_utc": "d", "command": "c", "loadavg_1min_end": 1.0,
+                                "iterations": 10, "resolution": 32, "lambda_rate": 0.006, "quality": 3})
+    assert "STE instead of noise: paper larger file, lower PSNR; ours larger (1.100x), lower (-0.10 dB): agrees." in md
+    assert "instead of factorized: paper larger file, lower PSNR; ours larger (1.200x), higher" in md
+    assert "agrees in size" in md
+    assert "ours the same size (1.002x), higher (+0.50 dB): agrees in PSNR" in md
+    curves = ablation.rd_curves(rows)
+    assert [r["bytes"] for r in curves["Static GSCodec (λ)"]] == [80_000, 100_000, 130_000]
+    assert "RD: Static GSCodec (λ) against 3DGS + ptc (quality) (3 and 3 points): BD-rate +" in md
