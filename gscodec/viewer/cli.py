@@ -47,11 +47,13 @@ def cmd_view(args) -> int:
                     show={"A": 0, "B": 1, "side": -1}[args.show], verbose=args.screenshot is None)
     if args.camera:
         viewer.start_at(_camera_index(args.camera, dataset))
-    viewer.start()
     try:
+        viewer.start()
         if args.screenshot:
             return _screenshot(viewer, args.screenshot)
         viewer.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C while the server was still starting (serve_forever handles the rest)
+        print("\nstopping the viewer")
     finally:
         viewer.stop()
     return 0

@@ -200,3 +200,31 @@ def test_view_dependent_source_is_asked_per_camera(builtin_ply):
         v._on_camera(view)
         assert isinstance(src.cameras[-1], Camera) and src.cameras[-1].width == 64
         assert "dB" in v._psnr_md.content
+
+
+def test_ctrl_c_while_starting_exits_cleanly(builtin_ply, monkeypatch, capsys):
+    """SIGINT can land before serve_forever's handler is in place (it did in CI: during the
+    'Ctrl-C to stop' print); the command must still stop the server and exit 0."""
+    pytest.importorskip("viser")
+    import argparse
+
+    from gscodec.viewer import app
+    from gscodec.viewer.cli import register
+
+    stopped = []
+
+    def interrupted_start(self):
+        self.server = object()  # as if viser had started
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app.Viewer, "start", interrupted_start)
+    monkeypatch.setattr(app.Viewer, "stop", lambda self: stopped.append(True))
+    p = argparse.ArgumentParser()
+    register(p.add_subparsers(dest="verb"))
+    a = p.parse_args(["view", str(builtin_ply[0])])
+    try:
+        code = a.fn(a)
+    except KeyboardInterrupt:  # caught here, or it would stop the whole test session
+        pytest.fail("Ctrl-C during start escaped `gscodec view` as a traceback")
+    assert code == 0
+    assert stopped and "stopping the viewer" in capsys.readouterr().out
