@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -61,9 +61,7 @@ def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
              "ssim": m["compressed"]["ssim"], "bytes": m["compressed"]["bytes"],
              "psnr_before_coding": m["uncompressed"]["psnr"], "seconds": time.perf_counter() - t0,
              "train_seconds": m["train_seconds"], "encode_seconds": m["encode_seconds"],
-             "decode_seconds": m["decode_seconds"],
-             "groups": summary.get("groups") or [{"group": r["name"], "bytes": r["bytes"], "share": r["share"]}
-                                                for r in summary["sections"]]}
+             "decode_seconds": m["decode_seconds"], "groups": summary.get("groups")}
     if m.get("representation") == "anchors":
         st = m.get("codec_stats", {})
         point.update(raw_bytes=m["uncompressed"]["bytes"], anchors=m["decoded_anchors"],
@@ -146,9 +144,7 @@ def _res(r) -> str:
 
 
 def report(points: list[dict], meta: dict) -> str:
-    scene = meta.get("scene", "builtin")
-    where = "the built-in scene" if scene == "builtin" else f"`{scene}`"
-    lines = [f"# Anchor codecs on {where} (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
+    lines = [f"# Anchor codecs on {scene_title(meta, '`')} (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
              f"{meta['loadavg_1min_end']}.",
              f"Budget: {meta['iterations']} training iterations per point at {_res(meta['resolution'])}"
@@ -234,10 +230,13 @@ def main() -> int:
     return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)
 
 
-def plot_for(meta: dict):
+def scene_title(meta: dict, quote: str = "") -> str:
     scene = meta.get("scene", "builtin")
-    title = "the built-in scene" if scene == "builtin" else scene
-    return lambda points, path: plot(points, path, title)
+    return "the built-in scene" if scene == "builtin" else f"{quote}{scene}{quote}"
+
+
+def plot_for(meta: dict):
+    return lambda points, path: plot(points, path, scene_title(meta))
 
 
 if __name__ == "__main__":

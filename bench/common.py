@@ -17,7 +17,7 @@ from gscodec.utils.io import atomic_write_text
 
 
 def run_meta(script: str, **fields) -> dict:
-    """Machine, date and command of this run (the load is read again at the end)."""
+    """Machine, date, command and the 1-minute load of this run; call it when the run ends."""
     return {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f"python bench/{script} " + " ".join(sys.argv[1:]),

@@ -73,7 +73,7 @@ def slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60]
 
 
-def run_row(ds, row: dict, args, work: Path, done: dict[str, dict]) -> dict:
+def run_row(ds, row: dict, args, work: Path) -> dict:
     codec, sim = row["codec"], row["sim"]
     codec_config = {"quality": args.quality}
     if codec == "static-gscodec":
@@ -83,8 +83,7 @@ def run_row(ds, row: dict, args, work: Path, done: dict[str, dict]) -> dict:
     if row.get("reuse"):  # another post-training setting on an earlier row's trained scene
         run = work / slug(row["reuse"])
         m = encode_trained(ds, run / "scene.ply", codec, codec_config)
-        m["uncompressed"] = {"psnr": done[row["reuse"]]["uncompressed_psnr"] if row["reuse"] in done else
-                             json.loads((run / "metrics.json").read_text())["uncompressed"]["psnr"]}
+        m["uncompressed"] = {"psnr": json.loads((run / "metrics.json").read_text())["uncompressed"]["psnr"]}
     else:
         base = schedule(args.iterations)
         cfg = TrainConfig(**base, simulation=None if sim is None else {
@@ -229,15 +228,14 @@ def main() -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     ds = load_builtin(resolution=args.resolution)
     work = Path("runs") / "static_ablation"
-    rows, done = [], {}
+    rows = []
     for i, row in enumerate(ROWS):
         if args.only and i not in args.only:
             continue
         print(f"[{i + 1}/{len(ROWS)}] {row['label']} ...", flush=True)
-        r = run_row(ds, row, args, work, done)
+        r = run_row(ds, row, args, work)
         print(f"    PSNR {r['psnr']:.2f} dB, {r['bytes']:,} B, {r['seconds']:.0f} s", flush=True)
         rows.append(r)
-        done[row["label"]] = r
     meta = run_meta("static_ablation.py", iterations=args.iterations, resolution=args.resolution,
                     lambda_rate=args.lambda_rate, quality=args.quality)
     return write_results(out, "rows", rows, meta, args.notes, plot, report)

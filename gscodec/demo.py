@@ -32,15 +32,15 @@ def run_demo(args) -> int:
           f"{len(ds.points.xyz):,} initial points")
     cfg = TrainConfig(**(FAST if args.fast else DEMO))
     codec = getattr(args, "codec", None) or "static-gscodec"
-    codec_config = {"lambda_rate": DEMO_LAMBDA} if codec == "static-gscodec" else {}
     if codec == "static-gscodec":
         from gscodec.codecs.static_gscodec import StaticGSCodec
 
+        codec_config = {"lambda_rate": DEMO_LAMBDA}
         bits = StaticGSCodec.simulation_config(codec_config)["bits"]["quats"]
         what = (f"then compression simulation ({bits}-bit noise quantization, factorized entropy model "
                 f"with λ = {DEMO_LAMBDA}, SH mask)")
     else:
-        what = f"then codec {codec}"
+        codec_config, what = {}, f"then codec {codec}"
     print(f"  training     {cfg.iterations} iterations of 3DGS on the CPU, {what}")
     res = train_and_compress(ds, cfg, out, codec=codec, codec_config=codec_config)
     m = res.metrics

@@ -65,7 +65,9 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     else:
         trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=HacEntropyModel(hac_cfg))
     t0 = time.perf_counter()
-    trainer.train(progress=progress)
+    # ends with the trainer's own evaluation: the model as training sees it (attributes rounded to
+    # its steps, float32 MLPs); the decoded file should match it up to the MLP precision and anchor grid
+    as_trained = trainer.train(progress=progress)
     train_seconds = time.perf_counter() - t0
     scene = trainer.result_scene()
     # the training cameras' centres go with the stream (~12 B each), so a decoder without the
@@ -86,9 +88,6 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     test = ds.test_indices
     raw_scene = scene.detach().to("cpu")
     uncompressed = score_on_dataset(raw_scene, ds, test)
-    # the model as training evaluates it (attributes rounded to its steps, float32 MLPs): the
-    # decoded file should match it up to the stream's MLP precision and anchor grid
-    quantized = trainer.evaluate(test) if test else {}
     compressed = score_on_dataset(decoded, ds, test, keep_images=True)
     decoded_renders = compressed.pop("images")
 
@@ -105,7 +104,7 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
         "splats": int(decoded.offset_mask.sum()), "decoded_splats": int(decoded.offset_mask.sum()),
         "uncompressed": {**uncompressed, "bytes": raw_bytes, "what": "the same model stored by scaffold-raw"},
         "compressed": {**compressed, "bytes": len(data)},
-        "quantized_in_training": {k: quantized[k] for k in ("psnr", "ssim") if k in quantized},
+        "quantized_in_training": {k: as_trained[k] for k in ("psnr", "ssim") if k in as_trained},
         "ratio": raw_bytes / len(data),
         "encode_seconds": encode_seconds, "decode_seconds": decode_seconds,
         "export": {**export_scores, "sh_degree": export_sh_degree, "gaussians": len(exported),
