@@ -24,13 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import load_results, run_meta, write_results  # noqa: E402
 
 from gscodec.codecs.info import gsz_summary  # noqa: E402
 from gscodec.data.load import load_dataset  # noqa: E402
 from gscodec.data.synthetic import load_builtin  # noqa: E402
-from gscodec.train.config import TrainConfig  # noqa: E402
+from gscodec.demo import demo_train_config  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
-from common import load_results, run_meta, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,19 +41,13 @@ CODECS = [
     {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01, 0.03]},
 ]
 REFERENCE = "HAC"
-
-
-def train_config(iterations: int) -> TrainConfig:
-    """3DGS schedule of the demo scaled to the budget (anchor codecs scale HAC's own)."""
-    stop = int(iterations * 2 / 3)
-    return TrainConfig(iterations=iterations, sh_degree=2, sh_degree_interval=max(iterations // 4, 1),
-                       strategy_options=dict(refine_start=iterations // 8, refine_stop=stop, refine_every=100,
-                                             reset_every=100_000, max_gaussians=25_000))
+SCHEDULE = "both 30k schedules scaled by gscodec.train.schedule; 3DGS as the demo, capped at 25k splats"
+SCHEDULE_BEFORE = "HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled"  # results made before the rule
 
 
 def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
     t0 = time.perf_counter()
-    res = train_and_compress(ds, train_config(args.iterations), work / f"{entry['codec']}-{lam}",
+    res = train_and_compress(ds, demo_train_config(args.iterations), work / f"{entry['codec']}-{lam}",
                              codec=entry["codec"], codec_config={"lambda_rate": lam}, progress=False)
     m = res.metrics
     summary = gsz_summary((res.out_dir / "scene.gsz").read_bytes())
@@ -149,7 +143,7 @@ def report(points: list[dict], meta: dict) -> str:
              f"{meta['loadavg_1min_end']}.",
              f"Budget: {meta['iterations']} training iterations per point at {_res(meta['resolution'])}"
              f"{', ' + meta['views'] + ' views, ' + format(meta['initial_points'], ',') + ' initial points' if 'views' in meta else ''}"
-             " (HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled). Test views against "
+             f" ({meta.get('schedule', SCHEDULE_BEFORE)}). Test views against "
              "ground truth, every .gsz decoded from the file alone.", "",
              "Columns: *as trained* = the model rendered the way training evaluates it (attributes rounded to "
              "their steps, float32 MLPs); *unquantized* = the same model with raw float attributes, which is what "
@@ -224,7 +218,7 @@ def main() -> int:
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
     cam = ds.cameras[ds.train_indices[0]]
-    meta = run_meta("anchor_codecs.py", iterations=args.iterations, resolution=f"{cam.width}x{cam.height}",
+    meta = run_meta("anchor_codecs.py", iterations=args.iterations, schedule=SCHEDULE, resolution=f"{cam.width}x{cam.height}",
                     numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
                     f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz))
     return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)

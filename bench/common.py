@@ -21,7 +21,22 @@ def run_meta(script: str, **fields) -> dict:
     return {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f"python bench/{script} " + " ".join(sys.argv[1:]),
-            "loadavg_1min_end": round(os.getloadavg()[0], 2), **fields}
+            "loadavg_1min_end": round(os.getloadavg()[0], 2), "git_commit": git_commit(), **fields}
+
+
+def git_commit() -> str:
+    """The commit the run was made from, '+dirty' when the tree had uncommitted changes."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
 
 
 def write_results(out: Path, key: str, items: list[dict], meta: dict, notes: str | None,

@@ -15,6 +15,7 @@ Writes bench/results/static_ablation.md, .json and .png (machine, date, config, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -24,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
+from common import load_results, run_meta, write_results  # noqa: E402
 
 from gscodec.data.synthetic import load_builtin  # noqa: E402
-from gscodec.train.config import TrainConfig  # noqa: E402
+from gscodec.demo import demo_train_config  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
-from common import load_results, run_meta, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,12 +62,7 @@ PAPER = {"final": (23.74, 7.10), "STE": (23.47, 7.73), "hash-grid": (23.68, 8.01
          "without": (24.13, 14.0)}
 
 
-def schedule(iterations: int) -> dict:
-    """The demo's schedule scaled to `iterations`: densify for the first 2/3, simulate the rest."""
-    stop = int(iterations * 2 / 3)
-    return dict(iterations=iterations, sh_degree=2, sh_degree_interval=max(iterations // 4, 1),
-                strategy_options=dict(refine_start=iterations // 8, refine_stop=stop, refine_every=100,
-                                      reset_every=100_000, grow_grad2d=0.0002, max_gaussians=25_000))
+SCHEDULE = "the 30k reference scaled (gscodec.train.schedule): densification for the first half, simulation after"
 
 
 def slug(label: str) -> str:
@@ -85,9 +81,8 @@ def run_row(ds, row: dict, args, work: Path) -> dict:
         m = encode_trained(ds, run / "scene.ply", codec, codec_config)
         m["uncompressed"] = {"psnr": json.loads((run / "metrics.json").read_text())["uncompressed"]["psnr"]}
     else:
-        base = schedule(args.iterations)
-        cfg = TrainConfig(**base, simulation=None if sim is None else {
-            "start": base["strategy_options"]["refine_stop"], **sim})
+        base = demo_train_config(args.iterations)  # the simulation starts where densification stops
+        cfg = dataclasses.replace(base, simulation=None if sim is None else {"start": base.refine_stop(), **sim})
         m = train_and_compress(ds, cfg, work / slug(row["label"]), codec=codec, codec_config=codec_config,
                                progress=False).metrics
     return {"label": row["label"], "part": row["part"], "codec": codec, "simulation": sim,
@@ -157,8 +152,8 @@ def report(rows: list[dict], meta: dict) -> str:
         "",
         f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
         f"{meta['loadavg_1min_end']}.",
-        f"Schedule: {meta['iterations']} iterations at {meta['resolution']}x{meta['resolution']}, densification for the "
-        f"first 2/3, simulation after; λ = {meta['lambda_rate']} unless the row says; quality {meta['quality']} "
+        f"Schedule: {meta['iterations']} iterations at {meta['resolution']}x{meta['resolution']}, "
+        f"{meta.get('schedule', 'densification for the first 2/3, simulation after')}; λ = {meta['lambda_rate']} unless the row says; quality {meta['quality']} "
         "(positions, SH codebook and, for Static GSCodec, the simulated bit width: 7 bits) unless the row says. "
         "Test views against ground truth, decoded from the .gsz alone. *raw* = the trained model before coding.",
         "",
@@ -236,7 +231,7 @@ def main() -> int:
         r = run_row(ds, row, args, work)
         print(f"    PSNR {r['psnr']:.2f} dB, {r['bytes']:,} B, {r['seconds']:.0f} s", flush=True)
         rows.append(r)
-    meta = run_meta("static_ablation.py", iterations=args.iterations, resolution=args.resolution,
+    meta = run_meta("static_ablation.py", iterations=args.iterations, schedule=SCHEDULE, resolution=args.resolution,
                     lambda_rate=args.lambda_rate, quality=args.quality)
     return write_results(out, "rows", rows, meta, args.notes, plot, report)
 

@@ -1,6 +1,7 @@
 """Codec registry: `register_codec` adds a class by name; the container header names the codec."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Protocol
 
 from gscodec.errors import CorruptStreamError, InputError
@@ -35,11 +36,27 @@ def available_codecs() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_codec(name: str, **config) -> Codec:
+def codec_class(name: str) -> type:
+    """The class registered as `name` (its class attributes say how it trains: `representation`,
+    `trains_with_compression`), or a one-line error listing the codecs there are."""
     _load_builtin()
     if name not in _REGISTRY:
         raise InputError(f"unknown codec {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**config)
+    return _REGISTRY[name]
+
+
+def get_codec(name: str, **config) -> Codec:
+    """An instance of codec `name`; an option it does not take is a one-line error (a codec
+    whose constructor takes **options checks them itself)."""
+    cls = codec_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        takes = [p for p in params if p != "self"]
+        unknown = sorted(set(config) - set(takes))
+        if unknown:
+            raise InputError(f"codec {name!r} has no option {', '.join(unknown)} (its options: "
+                             f"{', '.join(takes) or 'none'})")
+    return cls(**config)
 
 
 def codec_version(name: str) -> int | None:

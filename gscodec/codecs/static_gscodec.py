@@ -15,7 +15,6 @@ in float64 on the CPU (DESIGN.md determinism).
 """
 from __future__ import annotations
 
-import struct
 import time
 
 import numpy as np
@@ -26,8 +25,28 @@ from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
-from gscodec.coding.positions import decode_positions, dequantize_positions, encode_positions, quantize_positions
-from gscodec.coding.symbols import decode_best, dequantize_uniform, encode_best, quantize_uniform
+from gscodec.coding.positions import (
+    decode_positions,
+    dequantize_positions,
+    encode_positions,
+    quantize_positions,
+)
+from gscodec.coding.stream import (
+    check_codec,
+    frame,
+    header_fields,
+    need,
+    need_section,
+    pack_tensors,
+    unframe,
+    unpack_tensors,
+)
+from gscodec.coding.symbols import (
+    decode_best,
+    dequantize_uniform,
+    encode_best,
+    quantize_uniform,
+)
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.scene import GaussianScene
 
@@ -35,50 +54,6 @@ CODEC_VERSION = 1
 ATTRS = ("quats", "log_scales", "opacity_logits", "sh_dc")
 CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
 FALLBACK_BITS = 8  # attributes training did not quantize
-
-
-# ---- small framing helpers ---------------------------------------------------------------
-def _frame(parts: list[bytes]) -> bytes:
-    return struct.pack("<I", len(parts)) + b"".join(struct.pack("<I", len(p)) + p for p in parts)
-
-
-def _unframe(data: bytes, what: str) -> list[bytes]:
-    try:
-        (n,) = struct.unpack_from("<I", data, 0)
-        off, out = 4, []
-        for _ in range(n):
-            (ln,) = struct.unpack_from("<I", data, off)
-            off += 4
-            if off + ln > len(data):
-                raise ValueError("part runs past the end")
-            out.append(data[off:off + ln])
-            off += ln
-    except (struct.error, ValueError) as e:
-        raise CorruptStreamError(f"section {what!r} is malformed ({e})") from None
-    return out
-
-
-def _pack_floats(tensors: dict[str, torch.Tensor]) -> tuple[bytes, list]:
-    """float32 bytes of named tensors + the (name, shape) list the header keeps."""
-    layout = [[k, list(v.shape)] for k, v in tensors.items()]
-    data = b"".join(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes() for v in tensors.values())
-    return data, layout
-
-
-def _unpack_floats(data: bytes, layout: list) -> dict[str, torch.Tensor]:
-    out, off = {}, 0
-    try:
-        for name, shape in layout:
-            n = int(np.prod(shape)) if shape else 1
-            if off + 4 * n > len(data):
-                raise ValueError("weights section too short")
-            out[name] = torch.from_numpy(np.frombuffer(data, np.float32, n, off).copy()).reshape(shape)
-            off += 4 * n
-    except (TypeError, ValueError) as e:
-        raise CorruptStreamError(f"entropy model weights are malformed ({e})") from None
-    if off != len(data):
-        raise CorruptStreamError("entropy model weights section has trailing bytes")
-    return out
 
 
 def _bits_needed(span: int) -> int:
@@ -91,7 +66,7 @@ def _store_entropy(sim) -> tuple[list[Section], dict]:
     sections, meta = [], {}
     for name, m in sim.entropy.items():
         state = {k: v for k, v in m.state_dict().items() if ".table" not in k}
-        data, layout = _pack_floats(state)
+        data, layout = pack_tensors(state, "float32")
         entry = {"weights": layout}
         sections.append(Section(f"{name}.model", "float32", data))
         if hasattr(m, "context"):
@@ -113,11 +88,11 @@ def _load_entropy(sim_cfg: dict, meta: dict, sections: dict):
     for name, m in sim.entropy.items():
         if name not in meta:
             raise CorruptStreamError(f"stream lacks the entropy model of {name!r}")
-        state = _unpack_floats(_need(sections, f"{name}.model").data, meta[name]["weights"])
+        state = unpack_tensors(need(sections, f"{name}.model"), meta[name]["weights"])
         if hasattr(m, "context"):
             tables = {k: v for k, v in m.state_dict().items() if ".table" in k}
             n = sum(t.numel() for t in tables.values())
-            bits = ans.decode_bits(_need(sections, f"{name}.hash").data, float(meta[name]["hash_p"]), n)
+            bits = ans.decode_bits(need(sections, f"{name}.hash"), float(meta[name]["hash_p"]), n)
             state.update(tables)  # placeholders; load_bits sets them
         try:
             m.load_state_dict(state)
@@ -128,24 +103,18 @@ def _load_entropy(sim_cfg: dict, meta: dict, sections: dict):
     return sim.eval()
 
 
-def _need(sections: dict, name: str) -> Section:
-    if name not in sections:
-        raise CorruptStreamError(f"stream lacks section {name!r}")
-    return sections[name]
-
-
 def _learned_encode(model, y: np.ndarray, xyz: np.ndarray, lo, hi) -> bytes:
     if hasattr(model, "context"):
         mean, scale = model.coder_params(xyz)
         return model.conditional.encode(y.reshape(-1), mean, scale, 1.0, int(lo.min()), int(hi.max()))
-    return _frame(model.encode(y, lo, hi))
+    return frame(model.encode(y, lo, hi))
 
 
 def _learned_decode(model, data: bytes, n: int, c: int, xyz: np.ndarray, lo, hi, what: str) -> np.ndarray:
     if hasattr(model, "context"):
         mean, scale = model.coder_params(xyz)
         return model.conditional.decode(data, mean, scale, 1.0, int(lo.min()), int(hi.max())).reshape(n, c)
-    parts = _unframe(data, what)
+    parts = unframe(data, what)
     if len(parts) != c:
         raise CorruptStreamError(f"section {what!r} holds {len(parts)} channels, expected {c}")
     return model.decode(parts, n, lo, hi)
@@ -157,7 +126,7 @@ class StaticGSCodec:
     version = CODEC_VERSION
     trains_with_compression = True
 
-    def __init__(self, quality: int = 3, lambda_rate: float | None = None, learned_only: bool = False, **_):
+    def __init__(self, quality: int = 3, lambda_rate: float | None = None, learned_only: bool = False):
         """quality 1..5 sets position bits and the SH codebook (ptc's ladder); lambda_rate is
         the training-time rate weight (read by the trainer via `simulation_config`);
         learned_only codes constrained attributes with the learned model even where a
@@ -285,26 +254,22 @@ class StaticGSCodec:
     @classmethod
     def decode_stream(cls, data: bytes) -> GaussianScene:
         header, sections = container.unpack(data)
-        try:
-            version = int(header["codec_version"])
+        check_codec(header, cls.name, CODEC_VERSION)
+        with header_fields(cls.name):
             n, degree, pbits = int(header["count"]), int(header["sh_degree"]), int(header["position_bits"])
             plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])
             attrs = header["attributes"]
             sim_cfg, ent_meta = header["sim"], header["entropy"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise CorruptStreamError(f"static-gscodec header is incomplete or malformed ({e})") from None
-        if version > CODEC_VERSION:
-            raise CorruptStreamError(f"static-gscodec stream version {version} is newer than this decoder")
         if not 0 <= degree <= 3 or n < 0 or not 4 <= pbits <= 21:
             raise CorruptStreamError("static-gscodec header has an impossible count, SH degree or position bits")
-        qpos = decode_positions(_need(sections, "positions").data)
+        qpos = decode_positions(need(sections, "positions"))
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
         xyz = dequantize_positions(qpos, pbits, plo, phi)
         stored = _load_entropy(sim_cfg, ent_meta, sections)
         ch = {}
         for name in ATTRS:
-            ch[name] = cls._decode_attribute(name, attrs.get(name), _need(sections, name), stored, xyz, n)
+            ch[name] = cls._decode_attribute(name, attrs.get(name), need_section(sections, name), stored, xyz, n)
         k_rest = (degree + 1) ** 2 - 1
         rest = cls._decode_sh_rest(header.get("sh_rest"), sections, n, 3 * k_rest) if k_rest else np.zeros((n, 0))
         q = ch["quats"]
@@ -349,7 +314,7 @@ class StaticGSCodec:
             raise CorruptStreamError("header lacks the SH rest description")
         try:
             p, n_active = float(sh["mask_p"]), int(sh["active"])
-            active = ans.decode_bits(_need(sections, "sh_mask").data, p, n).astype(bool)
+            active = ans.decode_bits(need(sections, "sh_mask"), p, n).astype(bool)
             rest = np.zeros((n, d), np.float32)
             if int(active.sum()) != n_active:
                 raise CorruptStreamError("SH mask does not match the header's count of active splats")
@@ -357,9 +322,9 @@ class StaticGSCodec:
                 k = int(sh["codebook_size"])
                 if not 1 <= k <= 1 << 20:
                     raise CorruptStreamError(f"codebook size {k} is out of range")
-                sec = _need(sections, "sh_labels")
+                sec = need_section(sections, "sh_labels")
                 labels = decode_best(sec.data, sec.method, n_active)[:, 0]
-                sec = _need(sections, "sh_codebook")
+                sec = need_section(sections, "sh_codebook")
                 qc = decode_best(sec.data, sec.method, k)
                 if qc.shape != (k, d) or labels.min() < 0 or labels.max() >= k:
                     raise CorruptStreamError("SH codebook or labels are inconsistent")

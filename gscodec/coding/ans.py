@@ -67,6 +67,11 @@ def words_to_bytes(words: np.ndarray) -> bytes:
     return np.ascontiguousarray(words, dtype="<u4").tobytes()
 
 
+def new_coder():
+    """An empty ANS stack coder (encode with encode_groups / encode_* and get_compressed)."""
+    return _stack.AnsCoder()
+
+
 def coder_from_bytes(data: bytes, what: str):
     if len(data) % 4:
         raise CorruptStreamError(f"{what}: ANS payload length {len(data)} is not a multiple of 4")
@@ -311,7 +316,7 @@ def decode_channels(data: bytes, n: int) -> np.ndarray:
 
 
 # ---- Bernoulli bits ----------------------------------------------------------------------
-def _bit_freqs(p: float) -> np.ndarray:
+def bit_freqs(p: float) -> np.ndarray:
     if not np.isfinite(p):
         raise InputError(f"bit probability must be finite, got {p}")
     f1 = int(np.clip(round(float(p) * 65536), 1, 65535))
@@ -323,15 +328,15 @@ def encode_bits(bits, p: float) -> bytes:
     b = _int_symbols(bits, "bits")
     if b.size and (b.min() < 0 or b.max() > 1):
         raise InputError("bits must be 0 or 1")
-    return encode_categorical(b, _bit_freqs(p))
+    return encode_categorical(b, bit_freqs(p))
 
 
 def decode_bits(data: bytes, p: float, n: int) -> np.ndarray:
-    return decode_categorical(data, _bit_freqs(p), n).astype(np.uint8)
+    return decode_categorical(data, bit_freqs(p), n).astype(np.uint8)
 
 
 def estimate_bits_bits(bits, p: float) -> float:
-    return estimate_bits_categorical(bits, _bit_freqs(p))
+    return estimate_bits_categorical(bits, bit_freqs(p))
 
 
 # ---- quantized Gaussians -----------------------------------------------------------------

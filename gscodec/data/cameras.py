@@ -21,6 +21,7 @@ class Camera:
     world_to_cam: torch.Tensor  # [4,4] float32
     name: str = ""
     image_path: str | None = None
+    time: float | None = None  # for dynamic scenes: the moment this view shows (None: static)
 
     @property
     def K(self) -> torch.Tensor:

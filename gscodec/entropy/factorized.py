@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gscodec.coding import ans
+from gscodec.simulate.quantize import simulate_quantization, train_or_round
 
 LIKELIHOOD_BOUND = 1e-9
 
@@ -94,7 +95,7 @@ class FactorizedEntropyModel(nn.Module):
         return -torch.log2(self.likelihood(y)).sum()
 
     def forward(self, y: torch.Tensor):
-        y_hat = y + (torch.rand_like(y) - 0.5) if self.training else torch.round(y)
+        y_hat = simulate_quantization(y, 1.0, train_or_round(self.training))
         return y_hat, self.bits(y_hat)
 
     # ---- coding face ---------------------------------------------------------------------

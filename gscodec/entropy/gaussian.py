@@ -20,6 +20,7 @@ from torch import nn
 
 from gscodec.coding import ans
 from gscodec.entropy.factorized import lower_bound
+from gscodec.simulate.quantize import simulate_quantization, train_or_round
 
 LIKELIHOOD_BOUND = 1e-6
 SCALE_MIN = 1e-9
@@ -50,10 +51,7 @@ class GaussianConditional(nn.Module):
         return -torch.log2(self.likelihood(y, mean, scale, q)).sum()
 
     def forward(self, y, mean, scale, q):
-        if self.training:
-            y_hat = y + (torch.rand_like(y) - 0.5) * q
-        else:
-            y_hat = torch.round(y / q) * q
+        y_hat = simulate_quantization(y, q, train_or_round(self.training))
         return y_hat, self.bits(y_hat, mean, scale, q)
 
     # ---- coding face ---------------------------------------------------------------------

@@ -34,13 +34,24 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gscodec.coding import ans
+from gscodec.coding.container import Section
+from gscodec.coding.stream import need
+from gscodec.entropy import replay
+from gscodec.entropy.anchor_model import (
+    GROUPS,
+    AnchorEntropyModel,
+    AnchorRate,
+    CodingUnit,
+    UnitParams,
+)
 from gscodec.entropy.gaussian import SCALE_MIN, GaussianConditional
 from gscodec.entropy.hashgrid import (
     HAC_2D_RESOLUTIONS,
@@ -50,12 +61,26 @@ from gscodec.entropy.hashgrid import (
     HashContext,
     binarize,
 )
-from gscodec.errors import InputError
+from gscodec.errors import CorruptStreamError, InputError
+from gscodec.simulate.quantize import simulate_quantization, train_or_round
 
-GROUPS = ("feature", "scaling", "offsets")
 MODES = ("plain", "noise", "context")
 SCALING_DOMAINS = ("log", "exp")
 SCALE_FLOOR = 1e-7  # exp-domain scales that round to <= 0 decode to this scale (log: -16.1)
+MAX_HASH_BITS = 1 << 25  # a stream declaring a larger grid is refused
+
+
+def default_config(n_points: int) -> dict:
+    """HAC's published hash grid (2^13 x 12 levels + 3 planes of 2^15 x 4) costs ~1.9 Mbit
+    before entropy coding: right for 100k+ anchors, the largest part of a small scene's file.
+    Below 50k initial points we use a grid sized like the static model's and a 32-wide context
+    MLP (HAC's 100-wide one alone is ~93 KB in float32), a documented departure. Scaling is
+    quantized in the exp (activated) domain with Q0 = 0.001, as HAC does."""
+    base = {"scaling_domain": "exp"}
+    if n_points >= 50_000:
+        return base
+    return {**base, "grid3d_resolutions": [8, 12, 18, 27, 40, 60, 90], "grid3d_table_log2": 11,
+            "grid2d_resolutions": [32, 64], "grid2d_table_log2": 11, "features_per_level": 2, "hidden": 32}
 
 
 @dataclass
@@ -170,34 +195,10 @@ class HacConfig:
             raise InputError(f"invalid HAC config ({e})") from None
 
 
-@dataclass
-class HacOutput:
-    """Quantization-simulated attributes, bits per group (scalar tensors) and the rate term."""
-
-    features: torch.Tensor
-    scaling: torch.Tensor
-    offsets: torch.Tensor
-    bits: dict = field(default_factory=dict)
-    rate_loss: torch.Tensor | None = None
+HacOutput = AnchorRate  # the training face's output (the shared AnchorRate)
 
 
-def _dense64(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x @ w.T + b in float64 with a fixed summation order (input column by column):
-    every step is an IEEE multiply or add of whole arrays, so no BLAS blocking or thread
-    count can change the result."""
-    out = np.empty((x.shape[0], w.shape[0]), np.float64)
-    out[:] = b[None, :]
-    for j in range(w.shape[1]):
-        out += x[:, j : j + 1] * w[None, :, j]
-    return out
-
-
-def _softplus64(x: np.ndarray) -> np.ndarray:
-    """torch's softplus (threshold 20) in float64 numpy."""
-    return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
-
-
-class HacEntropyModel(nn.Module):
+class HacEntropyModel(AnchorEntropyModel):
     """HAC entropy model over Scaffold-GS anchors (see module docstring)."""
 
     def __init__(self, cfg: HacConfig | None = None):
@@ -224,6 +225,15 @@ class HacEntropyModel(nn.Module):
             nn.init.zeros_(mlp[2].bias)
             self.chunk_mlps.append(mlp)
         self.gaussian = GaussianConditional()
+        self.feat_dim, self.n_offsets = cfg.feat_dim, cfg.n_offsets
+
+    @classmethod
+    def for_scene(cls, n_points: int, feat_dim: int, n_offsets: int, options: dict | None = None):
+        return cls(HacConfig.from_dict({**default_config(n_points), **(options or {}),
+                                        "feat_dim": feat_dim, "n_offsets": n_offsets}))
+
+    def describe(self) -> dict:
+        return {"config": self.cfg.to_dict()}
 
     # ---- set-up ----------------------------------------------------------------------------
     def set_bounds(self, lo, hi) -> None:
@@ -306,15 +316,14 @@ class HacEntropyModel(nn.Module):
         ys = {"feature": features, "scaling": self.coded_scaling(scaling), "offsets": offsets.reshape(n, 3 * k)}
         if mode == "noise":
             q = self.cfg.q0
-            out = {g: (y + (torch.rand_like(y) - 0.5) * q[g]) if self.training else torch.round(y / q[g]) * q[g]
-                   for g, y in ys.items()}
+            out = {g: simulate_quantization(y, q[g], train_or_round(self.training)) for g, y in ys.items()}
             return HacOutput(out["feature"], self.stored_scaling(out["scaling"]), out["offsets"].reshape(n, k, 3),
                              zeros, zero)
         heads = self._heads(anchors.detach())
         out = {}
         for g, y in ys.items():
             q = heads[g][2]
-            out[g] = y + (torch.rand_like(y) - 0.5) * q if self.training else torch.round(y / q) * q
+            out[g] = simulate_quantization(y, q, train_or_round(self.training))
         mf, rf = self._refine(heads["feature"][0], heads["feature"][1], out["feature"])
         prm = {"feature": (mf, self._scale(rf), heads["feature"][2]),
                **{g: (heads[g][0], self._scale(heads[g][1]), heads[g][2]) for g in ("scaling", "offsets")}}
@@ -364,12 +373,7 @@ class HacEntropyModel(nn.Module):
         xyz = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
                               dtype=torch.float64)
         ctx_mod = copy.deepcopy(self.context).to("cpu", torch.float64)
-        w1, b1, w2, b2 = (t.detach().cpu().to(torch.float64).numpy() for t in self.mlp_tensors()[:4])
-        outs = []
-        for s in range(0, xyz.shape[0], chunk):
-            c = ctx_mod(xyz[s : s + chunk]).numpy()
-            h = np.maximum(_dense64(c, w1, b1), 0.0)
-            outs.append(_dense64(h, w2, b2))
+        outs = [replay.run(self.mlp, ctx_mod(xyz[s : s + chunk]).numpy()) for s in range(0, xyz.shape[0], chunk)]
         out = np.concatenate(outs, 0) if outs else np.zeros((0, sum(self.split)))
         parts = np.split(out, np.cumsum(self.split)[:-1], axis=1)
         res = {}
@@ -385,10 +389,9 @@ class HacEntropyModel(nn.Module):
         s, e = self.cfg.chunk_bounds[i]
         mean, raw = heads["feature"][0][:, s:e], heads["feature"][1][:, s:e]
         if i > 0:
-            w1, b1, w2, b2 = (t.detach().cpu().to(torch.float64).numpy() for t in self.mlp_tensors()[4 * i : 4 * i + 4])
-            adj = _dense64(np.maximum(_dense64(np.asarray(prefix, np.float64), w1, b1), 0.0), w2, b2)
+            adj = replay.run(self.chunk_mlps[i - 1], prefix)
             mean, raw = mean + adj[:, : e - s], raw + adj[:, e - s :]
-        return mean, np.maximum(_softplus64(raw), SCALE_MIN)
+        return mean, np.maximum(replay.softplus64(raw), SCALE_MIN)
 
     def coder_inputs(self, anchors, features_hat=None, heads=None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """group -> (mean [N,D], scale [N,D], Q [N,1]) float64 numpy, for the coder. With a
@@ -404,7 +407,7 @@ class HacEntropyModel(nn.Module):
         res = {"feature": (np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1),
                            h["feature"][2])}
         for g in ("scaling", "offsets"):
-            res[g] = (h[g][0], np.maximum(_softplus64(h[g][1]), SCALE_MIN), h[g][2])
+            res[g] = (h[g][0], np.maximum(replay.softplus64(h[g][1]), SCALE_MIN), h[g][2])
         return res
 
     @torch.no_grad()
@@ -430,5 +433,75 @@ class HacEntropyModel(nn.Module):
         res["hash"] = float(self.hash_bits())
         return res
 
+    # ---- the AnchorEntropyModel coding interface (gscodec.codecs.anchor drives it) --------
+    def to_coded(self, group: str, values):
+        return self.coded_scaling(values) if group == "scaling" else values
 
-__all__ = ["GROUPS", "SCALE_FLOOR", "HacConfig", "HacEntropyModel", "HacOutput"]
+    def from_coded(self, group: str, values):
+        return self.stored_scaling(values) if group == "scaling" else values
+
+    def coding_units(self) -> list[CodingUnit]:
+        """Feature chunks in channel-context order, then scaling, then offsets."""
+        units = [CodingUnit("feature", i, s, e) for i, (s, e) in enumerate(self.cfg.chunk_bounds)]
+        return units + [CodingUnit("scaling", 0, 0, 6), CodingUnit("offsets", 0, 0, 3 * self.cfg.n_offsets)]
+
+    def coding_context(self, anchors):
+        return self.coder_heads(anchors)
+
+    def unit_params(self, unit: CodingUnit, context, decoded) -> UnitParams:
+        if unit.group == "feature":
+            mean, scale = self.coder_feature_chunk(context, decoded["feature"][:, : unit.start], unit.index)
+            return UnitParams(mean, scale, context["feature"][2])
+        mean, raw, q = context[unit.group]
+        return UnitParams(mean, np.maximum(replay.softplus64(raw), SCALE_MIN), q)
+
+    @torch.no_grad()
+    def side_bits(self) -> dict[str, float]:
+        return {"hash": float(self.hash_bits())}
+
+    def stream_state(self, dtype: str) -> tuple[dict, list[Section]]:
+        """Hash bits (one Bernoulli probability) and the context MLPs at `dtype` (float16 halves
+        their share of a small scene's file; weights float16 cannot hold stay float32)."""
+        hb = self.context.bits_payload()
+        f32 = self.mlp_bytes()
+        data, stored = f32, "float32"
+        if dtype == "float16":
+            h = np.frombuffer(f32, "<f4").astype("<f2")
+            if np.all(np.isfinite(h)):
+                data, stored = h.tobytes(), "float16"
+        bounds = [self.context.lo.detach().cpu().float().tolist(), self.context.hi.detach().cpu().float().tolist()]
+        header = {"hac": self.cfg.to_dict(), "context_bounds": bounds, "hash_p": hb.p, "context_dtype": stored}
+        return header, [Section("hash", "ans-bernoulli", hb.payload),
+                        Section("mlp_context", "raw-f16" if stored == "float16" else "raw-f32", data)]
+
+    @classmethod
+    def from_stream(cls, header: dict, sections: dict) -> HacEntropyModel:
+        try:
+            cfg = HacConfig.from_dict(header.get("hac"))
+        except InputError as e:
+            raise CorruptStreamError(f"hac header: {e}") from None
+        if cfg.hash_entries() > MAX_HASH_BITS:
+            raise CorruptStreamError(f"hac header: hash grid of {cfg.hash_entries()} entries is beyond the limit")
+        try:
+            lo, hi = (np.asarray(b, np.float32).reshape(3) for b in header["context_bounds"])
+            p = float(header["hash_p"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptStreamError(f"hac header: context bounds or hash probability malformed ({e!r})") from None
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or not 0 <= p <= 1:
+            raise CorruptStreamError("hac header: context bounds not finite or hash probability outside 0..1")
+        dtype = header.get("context_dtype", "float32")
+        if dtype not in ("float16", "float32"):
+            raise CorruptStreamError(f"hac header: unknown context MLP precision {dtype!r}")
+        raw = need(sections, "mlp_context")
+        if len(raw) != (2 if dtype == "float16" else 4) * cfg.mlp_param_count():
+            raise CorruptStreamError(f"mlp_context holds {len(raw)} bytes, the config needs "
+                                     f"{(2 if dtype == 'float16' else 4) * cfg.mlp_param_count()}")
+        with torch.random.fork_rng(devices=[]):
+            m = cls(cfg)
+        m.context.load_bits(ans.decode_bits(need(sections, "hash"), p, cfg.hash_entries()))
+        m.set_bounds(lo, hi)
+        m.load_mlp_bytes(np.frombuffer(raw, "<f2").astype("<f4").tobytes() if dtype == "float16" else raw)
+        return m.eval()
+
+
+__all__ = ["GROUPS", "SCALE_FLOOR", "HacConfig", "default_config", "HacEntropyModel", "HacOutput"]

@@ -26,19 +26,26 @@ class LoadedScene:
     decode_seconds: float | None = None  # set for .gsz inputs
 
 
-def load_any(path: str | Path) -> LoadedScene:
-    """A .ply or a .gsz (decoded, timed) as a GaussianScene."""
+def file_head(path: Path, n: int = 4) -> bytes:
+    """The first n bytes of a file (its magic), the file closed again."""
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def load_any(path: str | Path, *, keep_anchors: bool = False) -> LoadedScene:
+    """A .ply or a .gsz (decoded, timed) as a GaussianScene; with keep_anchors an anchor
+    stream stays an AnchorScene (render it through gscodec.scene.renderable)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    head = path.open("rb").read(4)
+    head = file_head(path)
     if head[:3] == b"ply":
         return LoadedScene(load_ply(path), path, path.stat().st_size)
-    from gscodec.codecs.registry import decode_to_gaussians
+    from gscodec.codecs.registry import decode_bytes, decode_to_gaussians
 
     data = path.read_bytes()
     t0 = time.perf_counter()
-    scene = decode_to_gaussians(data)  # anchor streams: exported to 3DGS (SH fit)
+    scene = decode_bytes(data) if keep_anchors else decode_to_gaussians(data)  # else anchors: SH-fit export
     return LoadedScene(scene, path, len(data), time.perf_counter() - t0)
 
 
@@ -82,18 +89,12 @@ def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: s
     from gscodec.eval.metrics import psnr, ssim
     from gscodec.render import render
 
-    from gscodec.scene import AnchorScene
+    from gscodec.scene.renderable import renderable
 
-    if isinstance(scene, AnchorScene):  # neural Gaussians spawned per view
-        from gscodec.models.scaffold import ScaffoldModel, render_anchor_scene
+    source = renderable(scene)  # anchors: their neural Gaussians, spawned per view
 
-        model = ScaffoldModel.from_anchor_scene(scene)
-
-        def draw(cam):
-            return render_anchor_scene(scene, cam, background=ds.background, backend=backend, model=model)
-    else:
-        def draw(cam):
-            return render(scene, cam, background=ds.background, backend=backend)
+    def draw(cam):
+        return render(source.splats(cam), cam, background=ds.background, backend=backend)
     ps, ss, images = [], [], []
     for i in indices:
         with torch.no_grad():

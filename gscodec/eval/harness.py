@@ -46,11 +46,12 @@ import os
 import platform
 import re
 import time
-import tomllib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+import tomllib
 
 from gscodec.errors import InputError
 
@@ -229,12 +230,11 @@ class Job:
 def _codec_trains(codec: CodecSpec) -> bool:
     if codec.train_with_compression is not None:
         return bool(codec.train_with_compression)
-    try:
-        from gscodec.codecs.registry import _REGISTRY, _load_builtin
+    from gscodec.codecs.registry import codec_class
 
-        _load_builtin()
-        cls = _REGISTRY.get(codec.name)
-    except Exception:  # an unknown codec fails in its jobs, with the registry's message
+    try:
+        cls = codec_class(codec.name)
+    except InputError:  # an unknown codec fails in its jobs, with the registry's message
         cls = None
     return bool(getattr(cls, "trains_with_compression", False))
 

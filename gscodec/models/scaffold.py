@@ -332,6 +332,46 @@ class ScaffoldModel(nn.Module):
         return m.to(scene.anchors.device)
 
 
+class _Viewpoint:
+    """A position to decode view-dependent attributes from (no frustum: all anchors)."""
+
+    def __init__(self, center):
+        self.center = center
+
+
+class AnchorSplats:
+    """The renderable seam (gscodec.scene.renderable) of an AnchorScene: the neural Gaussians
+    for a camera as a plain GaussianScene (colour as SH degree 0, opacity as logits), which
+    any renderer or viewer draws. camera=None: every anchor, decoded as seen from the first
+    training view the stream carries (else from above the scene's centre)."""
+
+    view_dependent = True
+
+    def __init__(self, scene: AnchorScene):
+        self.scene = scene
+        self.model = ScaffoldModel.from_anchor_scene(scene)
+
+    @torch.no_grad()
+    def splats(self, camera=None):
+        from gscodec.render.sh import C0
+        from gscodec.scene.gaussian import GaussianScene
+
+        m = self.model
+        if camera is None:
+            views = self.scene.decoder_config.get("view_positions") or []
+            a = m.anchors
+            centre = (views[0] if views else
+                      (a.mean(0) + torch.tensor([0.0, 0.0, 2.0]) * (a.max(0).values - a.min(0).values).max()).tolist()
+                      if len(a) else [0.0, 0.0, 1.0])
+            ng = m.neural_gaussians(_Viewpoint(tuple(float(v) for v in centre)), anchor_ids=torch.arange(len(a)))
+        else:
+            ng = m.neural_gaussians(camera)
+        op = ng.opacities.clamp(1e-6, 1 - 1e-6)
+        return GaussianScene(means=ng.means, quats=ng.quats, log_scales=ng.scales.clamp_min(1e-30).log(),
+                             opacity_logits=torch.log(op / (1 - op)), sh_dc=(ng.colors - 0.5) / C0,
+                             sh_rest=torch.zeros(len(ng), 0, 3, device=ng.means.device))
+
+
 def render_anchor_scene(scene: AnchorScene, camera, background=(0.0, 0.0, 0.0), backend: str = "auto",
                         *, model: ScaffoldModel | None = None):
     """Render a plain AnchorScene (e.g. a decoded one) from one camera or a list (stacked).

@@ -58,6 +58,28 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return _RoundSTE.apply(x)
 
 
+SIM_MODES = ("noise", "ste", "round")
+
+
+def simulate_quantization(x: torch.Tensor, step, mode: str) -> torch.Tensor:
+    """x on the grid k * step as training sees it: 'noise' adds uniform noise of one step
+    (the proxy whose density matches the rounded bins), 'ste' rounds with an identity
+    gradient, 'round' rounds (evaluation: exactly what the decoder rebuilds). The one
+    quantizer every entropy model and trainer calls; `step` broadcasts against x."""
+    if mode == "noise":
+        return x + (torch.rand_like(x) - 0.5) * step
+    if mode == "ste":
+        return round_ste(x / step) * step
+    if mode == "round":
+        return torch.round(x / step) * step
+    raise ValueError(f"quantization mode must be one of {SIM_MODES}, got {mode!r}")
+
+
+def train_or_round(training: bool, mode: str = "noise") -> str:
+    """The simulation mode of a module: `mode` while training, rounding in evaluation."""
+    return mode if training else "round"
+
+
 class Quantizer(nn.Module):
     """Simulated quantizer for an attribute of shape [..., C] (C = channels).
 
@@ -120,7 +142,7 @@ class Quantizer(nn.Module):
         q = self.step().to(x.dtype)
         o = self.origin().to(x.dtype)
         if self.training and self.mode == "noise":
-            return x + (torch.rand_like(x) - 0.5) * q
+            return simulate_quantization(x - o, q, "noise") + o
         k = round_ste((x - o) / q) if self.training else torch.round((x - o) / q)
         if self.config.step is None and self.config.clamp:  # same clamp as symbols(); the gradient stays identity
             k = k + (k.clamp(0, 2 ** self.config.bits - 1) - k).detach()

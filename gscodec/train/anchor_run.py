@@ -12,32 +12,19 @@ import json
 import time
 from pathlib import Path
 
-
 from gscodec.data.dataset import Dataset
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
-
-
-def default_hac_config(n_points: int) -> dict:
-    """HAC's published hash grid (2^13 x 12 levels + 3 planes of 2^15 x 4) costs ~1.9 Mbit
-    before entropy coding: right for 100k+ anchors, the largest part of a small scene's file.
-    Below 50k initial points we use a grid sized like the static model's and a 32-wide context
-    MLP (HAC's 100-wide one alone is ~93 KB in float32), a documented departure. Scaling is
-    quantized in the exp (activated) domain with Q0 = 0.001, as HAC does."""
-    base = {"scaling_domain": "exp"}
-    if n_points >= 50_000:
-        return base
-    return {**base, "grid3d_resolutions": [8, 12, 18, 27, 40, 60, 90], "grid3d_table_log2": 11,
-            "grid2d_resolutions": [32, 64], "grid2d_table_log2": 11, "features_per_level": 2, "hidden": 32}
 
 
 def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: str = "hac",
                                codec_config: dict | None = None, resume: bool = False, progress: bool = True,
                                export_sh_degree: int = 3):
-    """cfg: a ScaffoldConfig (or a dict of its fields). codec_config: `lambda_rate` (HAC's λ,
-    into the training loss), `hac` (HacConfig overrides), the rest goes to the codec."""
+    """cfg: a ScaffoldConfig (or a dict of its fields). codec_config: `lambda_rate` (λ of the
+    rate term in the training loss), `hac` (the entropy model's config overrides), the rest goes
+    to the codec. The codec names its entropy model (`model_class`, None: train without one)."""
     from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.codecs.registry import codec_class
     from gscodec.data.images import save_image
-    from gscodec.entropy.hac import HacConfig, HacEntropyModel
     from gscodec.eval.compare import score_on_dataset
     from gscodec.models.scaffold_export import anchors_to_gaussians
     from gscodec.scene import save_ply
@@ -46,24 +33,26 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
 
     codec_config = dict(codec_config or {})
     lam = codec_config.pop("lambda_rate", None)
-    hac_over = codec_config.pop("hac", None)
-    codec_config.pop("quality", None)
+    model_over = codec_config.pop("hac", None)
     if isinstance(cfg, dict):
         cfg = ScaffoldConfig.from_dict(cfg)
     if lam is not None:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, lambda_rate=float(lam)).validate()
+    codec_obj = get_codec(codec, **codec_config)
+    model_class = getattr(codec_class(codec), "model_class", None)
+    em = (model_class.for_scene(len(ds.points.xyz), cfg.feat_dim, cfg.n_offsets, model_over)
+          if model_class is not None else None)
+    if getattr(codec_obj, "trains_with_compression", False):
+        cfg.check_rate_phase(codec)  # before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
-    hac_cfg = HacConfig.from_dict({**default_hac_config(len(ds.points.xyz)), **(hac_over or {}),
-                                   "feat_dim": cfg.feat_dim, "n_offsets": cfg.n_offsets})
-    codec_obj = get_codec(codec, **codec_config)
     if resume and ckpt.is_file():
         trainer = ScaffoldTrainer.resume(ds, ckpt, out)
     else:
-        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=HacEntropyModel(hac_cfg))
+        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=em)
     t0 = time.perf_counter()
     # ends with the trainer's own evaluation: the model as training sees it (attributes rounded to
     # its steps, float32 MLPs); the decoded file should match it up to the MLP precision and anchor grid
@@ -111,7 +100,8 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
                    "bytes": ply.stat().st_size, "fit_loss_db": compressed["psnr"] - export_scores["psnr"],
                    "seconds": export_seconds},
         "codec_stats": _jsonable(getattr(codec_obj, "last_stats", {})),
-        "device": str(trainer.device), "hac_config": hac_cfg.to_dict(),
+        "device": str(trainer.device),
+        "entropy_model": None if em is None else {"class": type(em).__name__, **em.describe()},
     }
     renders = out / "renders"
     for i, img in zip(test, decoded_renders):
@@ -128,4 +118,4 @@ def scaffold_config_for(iterations: int | None, overrides: dict | None = None):
     return ScaffoldConfig.scaled(iterations or HAC_ITERATIONS, **(overrides or {}))
 
 
-__all__ = ["default_hac_config", "scaffold_config_for", "train_and_compress_anchors"]
+__all__ = ["scaffold_config_for", "train_and_compress_anchors"]

@@ -17,7 +17,8 @@ def register(sub) -> None:
     s.add_argument("--sh-degree", type=int, default=None)
     s.add_argument("--strategy", choices=["default", "mcmc"], default=None)
     s.add_argument("--downscale", type=int, default=1, help="image down-scale factor")
-    s.add_argument("--quality", type=int, default=3, help="post-training codec quality 1..5")
+    s.add_argument("--quality", type=int, default=None,
+                   help="quality 1..5 of ptc and static-gscodec (default 3); anchor codecs take --lambda")
     s.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     s.add_argument("--config", default=None, help="JSON file with TrainConfig fields")
     s.set_defaults(fn=cmd_train)
@@ -41,18 +42,15 @@ def cmd_train(args) -> int:
                      ("strategy", args.strategy)):
         if val is not None:
             base[key] = val
-    from gscodec.codecs.registry import _REGISTRY, _load_builtin
+    from gscodec.codecs.registry import codec_class
 
-    _load_builtin()
-    if getattr(_REGISTRY.get(args.codec), "representation", "gaussians") == "anchors":
+    cls = codec_class(args.codec)
+    if getattr(cls, "representation", "gaussians") == "anchors":
         return _train_anchors(args, base)
     cfg = TrainConfig.from_dict(base)
-    codec_config = {"quality": args.quality}
+    codec_config = {} if args.quality is None else {"quality": args.quality}
     if args.lambda_rate is not None:
-        from gscodec.codecs.registry import _REGISTRY, _load_builtin
-
-        _load_builtin()
-        if not getattr(_REGISTRY.get(args.codec), "trains_with_compression", False):
+        if not getattr(cls, "trains_with_compression", False):
             raise InputError(f"--lambda applies to codecs that train with compression; {args.codec!r} does not")
         if args.lambda_rate < 0:
             raise InputError("--lambda must be >= 0")
@@ -79,6 +77,8 @@ def _train_anchors(args, base: dict) -> int:
     sh_degree = base.pop("sh_degree", 3)
     if base.pop("strategy", None):
         raise InputError("--strategy applies to 3DGS training; Scaffold-GS grows anchors its own way")
+    if args.quality is not None:
+        raise InputError(f"--quality does not apply to --codec {args.codec}: its rate is set by --lambda")
     cfg = scaffold_config_for(iterations, base)
     codec_config = {}
     if args.lambda_rate is not None:

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 from gscodec.errors import InputError
 
+SH_DEGREE_INTERVAL_REFERENCE = 1000  # one SH band per 1000 of 30k steps (3DGS)
+
 
 @dataclass
 class TrainConfig:
     iterations: int = 7000
     sh_degree: int = 3
-    sh_degree_interval: int = 1000  # one more SH band every this many steps
+    sh_degree_interval: int | None = None  # one more SH band every this many steps; None: the rule
     lambda_dssim: float = 0.2
     # learning rates as in the 3DGS paper / gsplat; lr_means is multiplied by the scene extent
     lr_means: float = 1.6e-4
@@ -22,7 +24,9 @@ class TrainConfig:
     lr_sh_dc: float = 2.5e-3
     lr_sh_rest: float = 2.5e-3 / 20
     strategy: str = "default"  # "default" (adaptive density control) or "mcmc"
-    strategy_options: dict = field(default_factory=dict)  # overrides of the strategy's fields
+    # overrides of the strategy's fields; its schedule (refine_start/stop/every, reset_every) not
+    # given here follows the rule of gscodec.train.schedule (the 30k values scaled to `iterations`)
+    strategy_options: dict = field(default_factory=dict)
     init_opacity: float = 0.1
     init_scale: float = 1.0
     max_init_points: int | None = None
@@ -46,18 +50,46 @@ class TrainConfig:
 
             start = SimConfig.from_dict(self.simulation).start
             stop = self.refine_stop()
-            if start < min(stop, self.iterations):
+            if start >= self.iterations:
+                raise InputError(f"compression simulation starts at step {start} but training ends at step "
+                                 f"{self.iterations}, so it would never run: raise --iterations above {start} or "
+                                 f"set simulation.start (and strategy_options.refine_stop) below {self.iterations}")
+            if start < stop:
                 raise InputError(f"compression simulation starts at step {start} but densification runs until "
                                  f"{stop}: set simulation.start >= refine_stop (the simulation needs a fixed "
                                  "set of splats)")
         return self
 
-    def refine_stop(self) -> int:
-        """The step where the densification strategy stops changing the set of splats."""
+    def strategy_class(self):
         from gscodec.train.densify import DefaultStrategy, MCMCStrategy
 
-        cls = {"default": DefaultStrategy, "mcmc": MCMCStrategy}[self.strategy]
-        return int(self.strategy_options.get("refine_stop", cls.refine_stop))
+        return {"default": DefaultStrategy, "mcmc": MCMCStrategy}[self.strategy]
+
+    def schedule(self) -> dict[str, int]:
+        """The strategy's schedule for this many iterations: its 30k reference values scaled by
+        the rule of gscodec.train.schedule, explicit strategy_options kept."""
+        from gscodec.train.schedule import scaled_schedule
+
+        cls = self.strategy_class()
+        ref = {f.name: f.default for f in dataclasses.fields(cls)}
+        return scaled_schedule(ref, self.iterations, positions=cls.SCHEDULE_POSITIONS,
+                               intervals=cls.SCHEDULE_INTERVALS, explicit=self.strategy_options)
+
+    def sh_interval(self) -> int:
+        from gscodec.train.schedule import scale_interval
+
+        if self.sh_degree_interval is not None:
+            return self.sh_degree_interval
+        return scale_interval(SH_DEGREE_INTERVAL_REFERENCE, self.iterations)
+
+    def refine_stop(self) -> int:
+        """The step where the densification strategy stops changing the set of splats."""
+        return int(self.schedule()["refine_stop"])
+
+    def resolved(self) -> "TrainConfig":
+        """This config with every schedule value written out (what a run saves and uses)."""
+        return dataclasses.replace(self, sh_degree_interval=self.sh_interval(),
+                                   strategy_options={**self.strategy_options, **self.schedule()})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,13 +1,15 @@
 """Densification strategies: the original adaptive density control and 3DGS-MCMC.
 
 A strategy sees each step's render meta (means2d with its gradient, radii) and the model,
-and grows, prunes or relocates Gaussians. Iteration thresholds are fractions-free numbers
-(as in gsplat) so short CPU runs simply pass smaller values.
+and grows, prunes or relocates Gaussians. Their step fields are the
+30k-step reference values (as in gsplat); a run scales them to its length by the rule of
+gscodec.train.schedule (TrainConfig.schedule()).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -30,6 +32,9 @@ class DefaultStrategy:
     refine_every: int = 100
     reset_every: int = 3000
     max_gaussians: int = 2_000_000
+    # the step fields above are the 30k-step reference; TrainConfig.schedule() scales them
+    SCHEDULE_POSITIONS: ClassVar[tuple[str, ...]] = ("refine_start", "refine_stop")
+    SCHEDULE_INTERVALS: ClassVar[tuple[str, ...]] = ("refine_every", "reset_every")
 
     def __post_init__(self):
         self._grad = None
@@ -121,6 +126,8 @@ class MCMCStrategy:
     grow_rate: float = 0.05
     opacity_reg: float = 0.01
     scale_reg: float = 0.01
+    SCHEDULE_POSITIONS: ClassVar[tuple[str, ...]] = ("refine_start", "refine_stop")
+    SCHEDULE_INTERVALS: ClassVar[tuple[str, ...]] = ("refine_every",)
 
     def regularization(self, model: GaussianModel) -> torch.Tensor:
         return (self.opacity_reg * torch.sigmoid(model.opacity_logits).mean()

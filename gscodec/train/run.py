@@ -45,15 +45,18 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
 
     codec_obj = get_codec(codec, **(codec_config or {}))
     if getattr(codec_obj, "representation", "gaussians") == "anchors":
-        from gscodec.train.anchor_run import scaffold_config_for, train_and_compress_anchors
+        from gscodec.train.anchor_run import (
+            scaffold_config_for,
+            train_and_compress_anchors,
+        )
 
         return train_and_compress_anchors(ds, scaffold_config_for(train_cfg.iterations), out_dir, codec=codec,
                                           codec_config=codec_config, resume=resume, progress=progress,
                                           export_sh_degree=train_cfg.sh_degree)
+    train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})  # refuses before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
-    train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})
     trainer = Trainer.resume(ds, ckpt, out) if resume and ckpt.is_file() else Trainer(ds, train_cfg, out)
     t0 = time.perf_counter()
     trainer.train(progress=progress)
@@ -106,13 +109,15 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
 
 def with_codec_simulation(cfg: TrainConfig, codec_obj, codec_config: dict) -> TrainConfig:
     """A codec that trains with compression (e.g. static-gscodec) gets its compression
-    simulation switched on, starting when densification stops, unless the config sets one."""
+    simulation switched on, starting when densification stops (the strategy's refine_stop for
+    this many iterations, gscodec.train.schedule), unless the config sets the start. A config
+    where it would never run is refused here, before any training."""
     import dataclasses
 
     if not getattr(codec_obj, "trains_with_compression", False) or not hasattr(codec_obj, "simulation_config"):
         return cfg
     sim = codec_obj.simulation_config(codec_config, cfg.simulation)
-    sim.setdefault("start", min(cfg.refine_stop(), cfg.iterations))
+    sim.setdefault("start", cfg.refine_stop())
     return dataclasses.replace(cfg, simulation=sim).validate()
 
 

@@ -33,6 +33,7 @@ from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
 from gscodec.models.scaffold import ANCHOR_PARAMS, MLP_NAMES, ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
+from gscodec.simulate.quantize import simulate_quantization, train_or_round
 from gscodec.train.params import _swap
 from gscodec.utils.io import atomic_open
 
@@ -98,16 +99,13 @@ class ScaffoldConfig:
 
     @classmethod
     def scaled(cls, iterations: int, **overrides) -> ScaffoldConfig:
-        """HAC's schedule compressed (or stretched) to `iterations`: every step field scaled by
-        iterations / 30000; grow_every likewise but at least 10 so the visibility statistics
-        behind growing and pruning still average over several views."""
-        f = iterations / HAC_ITERATIONS
-        base = cls()
-        kw = {name: round(getattr(base, name) * f) for name in SCHEDULE_FIELDS}
-        kw["grow_every"] = max(10, round(base.grow_every * f))
-        kw["iterations"] = iterations
-        kw.update(overrides)
-        return cls(**kw).validate()
+        """HAC's 30k schedule scaled to `iterations` by the rule of gscodec.train.schedule
+        (phases and the growth window are positions, grow_every an interval); overrides win."""
+        from gscodec.train.schedule import scaled_schedule
+
+        kw = scaled_schedule(dataclasses.asdict(cls()), iterations, positions=SCHEDULE_FIELDS,
+                             intervals=("grow_every",), reference=HAC_ITERATIONS)
+        return cls(**{**kw, "iterations": iterations, **overrides}).validate()
 
     def validate(self) -> ScaffoldConfig:
         if self.iterations < 0:
@@ -123,6 +121,15 @@ class ScaffoldConfig:
             raise InputError(f"voxel_size must be >= 0 (0: from the data), got {self.voxel_size}")
         if self.update_init_factor < 1 or self.update_hierarchy_factor < 1 or self.update_depth < 0:
             raise InputError("update_init_factor, update_hierarchy_factor must be >= 1 and update_depth >= 0")
+        return self
+
+    def check_rate_phase(self, codec: str) -> ScaffoldConfig:
+        """Refuse, before training, a schedule whose context phase (entropy model + rate, what
+        codec `codec` codes with) would never begin."""
+        if self.noise_until >= self.iterations:
+            raise InputError(f"{codec}: the entropy model's phase starts at step {self.noise_until} but training ends "
+                             f"at step {self.iterations}, so it would never be trained: raise --iterations or set "
+                             f"noise_until below {self.iterations}")
         return self
 
     def phase(self, step: int) -> str:
@@ -270,12 +277,9 @@ class ScaffoldTrainer:
                      sample=sample)
             rate = out.rate_loss if mode == "context" else None
             return out.features, out.scaling, out.offsets, rate, dict(out.bits)
-        c = self.cfg
-        train = m.training
-
-        def q(x, step):
-            return x + (torch.rand_like(x) - 0.5) * step if train else torch.round(x / step) * step
-        return q(m.features, c.q0_feature), q(m.scaling, c.q0_scaling), q(m.offsets, c.q0_offsets), None, {}
+        c, how = self.cfg, train_or_round(m.training)
+        return (simulate_quantization(m.features, c.q0_feature, how), simulate_quantization(m.scaling, c.q0_scaling, how),
+                simulate_quantization(m.offsets, c.q0_offsets, how), None, {})
 
     # ---- one step ------------------------------------------------------------------------
     def train_step(self) -> dict:

@@ -12,21 +12,20 @@ from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
 from gscodec.models.gaussians import PARAM_NAMES, GaussianModel
 from gscodec.train.config import TrainConfig
-from gscodec.train.densify import DefaultStrategy, MCMCStrategy
+from gscodec.train.densify import MCMCStrategy
 from gscodec.train.params import make_optimizers
 from gscodec.utils.io import atomic_open
 
 
 def _make_strategy(cfg: TrainConfig):
-    cls = {"default": DefaultStrategy, "mcmc": MCMCStrategy}[cfg.strategy]
-    return cls(**cfg.strategy_options)
+    return cfg.strategy_class()(**cfg.strategy_options)
 
 
 class Trainer:
     def __init__(self, dataset: Dataset, cfg: TrainConfig, out_dir: str | Path | None = None,
                  model: GaussianModel | None = None):
         self.ds = dataset.check()
-        self.cfg = cfg.validate()
+        self.cfg = cfg = cfg.validate().resolved()  # schedule written out: what runs is what is saved
         self.out = Path(out_dir) if out_dir else None
         self.device = torch.device(cfg.device)
         torch.manual_seed(cfg.seed)
@@ -128,7 +127,7 @@ class Trainer:
         cfg = self.cfg
         idx = self._next_camera()
         gt = self.ds.image(idx).to(self.device)
-        deg = min(self.step // max(cfg.sh_degree_interval, 1), self.model.sh_degree)
+        deg = min(self.step // max(cfg.sh_interval(), 1), self.model.sh_degree)
         if self.sim is not None and not self._sim_active() and self.step >= self.sim.cfg.start:
             self._begin_sim()
         params, bits, elements = self.simulated_params(training=True)

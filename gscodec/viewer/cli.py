@@ -25,6 +25,9 @@ def register(sub) -> None:
                    help="world up axis (default: from --cameras, else +z)")
     s.add_argument("--screenshot", default=None, metavar="PNG",
                    help="render the page in headless Chromium, save it here, and exit")
+    s.add_argument("--sh-export", action="store_true",
+                   help="anchor streams (hac, scaffold-raw): show the SH-fitted PLY export instead of "
+                        "the anchors' neural Gaussians")
     s.add_argument("--show", choices=["A", "B", "side"], default="A",
                    help="with two files: which to show first (side = side by side)")
     s.set_defaults(fn=cmd_view)
@@ -34,7 +37,7 @@ def cmd_view(args) -> int:
     from gscodec.viewer.app import Viewer
     from gscodec.viewer.sources import StaticSource
 
-    sources = [StaticSource.load(p) for p in [args.file, args.file2] if p is not None]
+    sources = [StaticSource.load(p, sh_export=args.sh_export) for p in [args.file, args.file2] if p is not None]
     if args.show != "A" and len(sources) < 2:
         raise InputError("--show B / side needs two files")
     dataset = None

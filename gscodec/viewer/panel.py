@@ -12,6 +12,7 @@ def _size(n: int) -> str:
 def source_markdown(info: dict) -> str:
     n, b = info.get("splats", 0), info.get("bytes", 0)
     rows = [("file size", f"{_size(b)} ({b:,} B)"), ("splats", f"{n:,}"),
+            *([("anchors", f"{info['anchors']:,}")] if info.get("anchors") is not None else []),
             ("SH degree", str(info.get("sh_degree", "?"))),
             ("bits / splat", f"{8 * b / n:.1f}" if n else "-"),
             ("format", info.get("format", "?") + (f" ({info['codec']})" if info.get("codec") else ""))]

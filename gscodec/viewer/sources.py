@@ -4,9 +4,10 @@ The viewer only talks to a `SceneSource`, never to a file format, so other kinds
 plug in without touching it:
 
 * `StaticSource` - a .ply or a .gsz (decoded once, on load);
-* anchor scenes (HAC / Scaffold-GS family) decode their neural Gaussians per camera: such a
-  source sets `view_dependent = True` and the viewer calls `splats(camera)` again when the view
-  moves;
+* anchor scenes (HAC / Scaffold-GS family): the same source holds the decoded AnchorScene and
+  spawns its neural Gaussians per camera through the renderable-scene seam
+  (gscodec.scene.renderable); it sets `view_dependent = True` and the viewer calls
+  `splats(camera)` again when the view moves (`sh_export=True`: the SH-fitted PLY export instead);
 * dynamic scenes (a later issue) will add a time range and a `time` argument, and the viewer a
   timeline.
 """
@@ -36,18 +37,21 @@ class SceneSource(Protocol):
 
 
 class StaticSource:
-    """A .ply or .gsz file, loaded (and decoded) once."""
+    """A .ply or .gsz file, loaded (and decoded) once; an anchor stream renders its neural
+    Gaussians for each camera (view_dependent)."""
 
-    view_dependent = False
+    def __init__(self, scene, path: Path, info: dict):
+        from gscodec.scene.renderable import renderable
 
-    def __init__(self, scene: GaussianScene, path: Path, info: dict):
         self.scene, self.path, self._info = scene, Path(path), info
         self.name = self.path.name
+        self._renderable = renderable(scene)
+        self.view_dependent = self._renderable.view_dependent
 
     @classmethod
-    def load(cls, path: str | Path, progress: bool = True) -> "StaticSource":
+    def load(cls, path: str | Path, progress: bool = True, sh_export: bool = False) -> "StaticSource":
         """Read a .ply or decode a .gsz. A missing or corrupt file raises InputError."""
-        from gscodec.eval.compare import load_any
+        from gscodec.eval.compare import file_head, load_any
         from gscodec.utils.progress import progress_iter
 
         path = Path(path)
@@ -58,14 +62,14 @@ class StaticSource:
         info: dict = {}
         for step in steps:
             if step == "read":
-                head = path.open("rb").read(4)
+                head = file_head(path)
                 info["format"] = "ply" if head[:3] == b"ply" else "gsz"
             elif step == "decode":
                 t0 = time.perf_counter()
                 try:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        loaded = load_any(path)
+                        loaded = load_any(path, keep_anchors=not sh_export)
                     for w in caught:  # e.g. clamped opacities: one line, as `gscodec encode` does
                         print(f"note: {w.message}")
                 except InputError as e:
@@ -82,12 +86,15 @@ class StaticSource:
                 info["codec"] = summary["header"].get("codec", "?")
                 info["sections"] = summary["sections"]
         scene = loaded.scene
-        info.update(file=str(path), bytes=loaded.file_bytes, splats=len(scene),
-                    sh_degree=scene.sh_degree)
+        if isinstance(scene, GaussianScene):
+            info.update(splats=len(scene), sh_degree=scene.sh_degree)
+        else:  # anchors: neural Gaussians, colour per view
+            info.update(splats=int(scene.offset_mask.sum()), sh_degree="neural (per view)", anchors=len(scene))
+        info.update(file=str(path), bytes=loaded.file_bytes)
         return cls(scene, path, info)
 
     def info(self) -> dict:
         return dict(self._info)
 
     def splats(self, camera: Camera | None = None) -> GaussianScene:
-        return self.scene
+        return self._renderable.splats(camera)

@@ -29,7 +29,8 @@ def ds(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(ds):
     torch.manual_seed(0)
-    cfg = ScaffoldConfig.scaled(30, voxel_size=0.25, feat_dim=8, n_offsets=4)
+    # grow every 10 steps (the rule's floor is 100): a 30-step run that grows and prunes anchors
+    cfg = ScaffoldConfig.scaled(30, voxel_size=0.25, feat_dim=8, n_offsets=4, grow_every=10)
     t = ScaffoldTrainer(ds, cfg, entropy_model=HacEntropyModel(HacConfig(**TINY_HAC)))
     t.train(progress=False)
     assert t.phase(t.step - 1) == "context"  # the whole schedule ran

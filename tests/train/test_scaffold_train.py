@@ -68,7 +68,7 @@ def trained(tiny):
 
 def test_scaled_schedule():
     c = ScaffoldConfig.scaled(300)
-    assert (c.plain_until, c.noise_until, c.grow_from, c.grow_until, c.grow_every) == (30, 100, 15, 150, 10)
+    assert (c.plain_until, c.noise_until, c.grow_from, c.grow_until, c.grow_every) == (30, 100, 15, 150, 100)
     assert ScaffoldConfig().phase(2999) == "plain" and ScaffoldConfig().phase(3000) == "noise"
     assert ScaffoldConfig().phase(10_000) == "context"
     with pytest.raises(InputError):

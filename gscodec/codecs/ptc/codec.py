@@ -22,6 +22,7 @@ from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.positions import dequantize_positions, quantize_positions
+from gscodec.coding.stream import check_codec, header_fields
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
@@ -86,17 +87,13 @@ class PostTrainingCodec:
     @classmethod
     def decode_stream(cls, data: bytes) -> GaussianScene:
         header, sections = container.unpack(data)
-        try:
-            version = int(header["codec_version"])
+        check_codec(header, cls.name, CODEC_VERSION)
+        with header_fields(cls.name):
             cfg = PtcConfig.from_dict(header["config"])
             n, degree = int(header["count"]), int(header["sh_degree"])
             plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])
             ranges = {k: (np.asarray(v[0], np.float32), np.asarray(v[1], np.float32))
                       for k, v in header["ranges"].items()}
-        except (KeyError, TypeError, ValueError) as e:
-            raise CorruptStreamError(f"ptc header is incomplete or malformed ({e})") from None
-        if version > CODEC_VERSION:
-            raise CorruptStreamError(f"ptc stream version {version} is newer than this decoder ({CODEC_VERSION})")
         if not 0 <= degree <= 3 or n < 0:
             raise CorruptStreamError(f"ptc header has an impossible count {n} or SH degree {degree}")
         layout = layouts.get(cfg.layout)

@@ -93,5 +93,8 @@ def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcCo
     kw: dict = {**_QUALITY[quality], **PRESETS[preset], "preset": preset}
     if preset == "gsplat-png":  # gsplat's layout has fixed bit depths
         kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8)
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(PtcConfig)} - {"preset"})
+    if unknown:
+        raise InputError(f"ptc has no option {', '.join(unknown)}")
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return PtcConfig(**kw).validate()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gscodec.coding.container import Section
+from gscodec.coding.stream import need, need_section
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 
@@ -47,12 +48,6 @@ def _dequantize_codebook(q: np.ndarray, bits: int, header: dict) -> np.ndarray:
     return dequantize_uniform(q, bits, lo, hi)
 
 
-def _need(sections: dict, name: str) -> Section:
-    if name not in sections:
-        raise CorruptStreamError(f"stream lacks section {name!r}")
-    return sections[name]
-
-
 def _check_symbols(name: str, q: np.ndarray, n: int, c: int, bits: int) -> np.ndarray:
     q = np.asarray(q)
     if q.shape != (n, c):
@@ -88,17 +83,17 @@ class EntropyLayout:
         from gscodec.coding.positions import decode_positions
         from gscodec.coding.symbols import decode_best
 
-        qpos = decode_positions(_need(sections, "positions").data)
+        qpos = decode_positions(need(sections, "positions"))
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
         out = {}
         for name, (c, bits) in _symbol_shapes(header, cfg, n, degree).items():
-            sec = _need(sections, name)
+            sec = need_section(sections, name)
             out[name] = _check_symbols(name, decode_best(sec.data, sec.method, n), n, c, bits)
         codebook = None
         if "sh_labels" in out:
             k, d = int(header["codebook_size"]), 3 * ((degree + 1) ** 2 - 1)
-            sec = _need(sections, CODEBOOK)
+            sec = need_section(sections, CODEBOOK)
             qc = _check_symbols(CODEBOOK, decode_best(sec.data, sec.method, k), k, d,
                                 cfg.codebook_bits)
             codebook = _dequantize_codebook(qc, cfg.codebook_bits, header)
@@ -170,7 +165,6 @@ class ImageLayout:
     @staticmethod
     def decode(sections, header, cfg, n, degree):
         from gscodec.coding.image import decode_image
-
         from gscodec.coding.sort import grid_shape
 
         side = int(header.get("grid_side", -1))
@@ -181,7 +175,7 @@ class ImageLayout:
         def read(name: str, c: int, bits: int) -> np.ndarray:
             planes = []
             for i in range(_n_planes(c, bits)):
-                sec = _need(sections, f"{name}.{i}")
+                sec = need_section(sections, f"{name}.{i}")
                 img = decode_image(sec.data, sec.method)
                 width = min(3, c - 3 * (i % ((c + 2) // 3)))
                 if img.ndim == 2:
@@ -196,7 +190,7 @@ class ImageLayout:
         codebook = None
         if "sh_labels" in out:
             k, d = int(header["codebook_size"]), 3 * ((degree + 1) ** 2 - 1)
-            sec = _need(sections, CODEBOOK)
+            sec = need_section(sections, CODEBOOK)
             qc = decode_image(sec.data, sec.method)
             qc = qc.reshape(qc.shape[0], -1)
             qc = _check_symbols(CODEBOOK, qc, k, d, cfg.codebook_bits)

@@ -1,0 +1,135 @@
+"""The interface every anchor entropy model implements (HAC, and the methods built on it).
+
+An anchor entropy model prices the attributes of Scaffold-GS anchors (feature F, scaling 6,
+offsets 3k) given what the decoder knows (decoded positions, side information it stores:
+hash bits, network weights). Two faces, as in CompressAI's EntropyModel:
+
+* training: `forward(anchors, features, scaling, offsets, offset_mask, mode, sample)` returns
+  an AnchorRate: the attributes through the quantization simulation (one shared quantizer,
+  gscodec.simulate.quantize; mode "plain" | "noise" | "context") and bits per group;
+* coding: `coding_units()` lists the units in decode order (which group, which channels);
+  `coding_context(anchors)` computes what every unit needs from the positions alone, and
+  `unit_params(unit, context, decoded)` the distribution of one unit from that context and the
+  values decoded so far. Everything on this face is float64 numpy, computed on the CPU by
+  gscodec.entropy.replay, so encoder and decoder agree bit for bit.
+
+Side information (hash bits, weights) goes to and comes from the stream through
+`stream_state` / `from_stream`; the generic anchor codec (gscodec.codecs.anchor) calls
+these and knows nothing else about a model. A new method is a subclass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from gscodec.coding.container import Section
+
+GROUPS = ("feature", "scaling", "offsets")
+
+
+@dataclass(frozen=True)
+class CodingUnit:
+    """One block of symbols coded together: channels [start, end) of `group` for every
+    anchor (offsets: only where the offset mask is on). `index` counts units per group."""
+
+    group: str
+    index: int
+    start: int
+    end: int
+
+
+@dataclass
+class UnitParams:
+    """The distribution of one unit, [N, end-start] float64 each (q broadcasts): a Gaussian of
+    `mean` and `scale` quantized on the grid k * q. The family the coder understands."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    q: np.ndarray
+    family: str = "gaussian"
+
+
+@dataclass
+class AnchorRate:
+    """Training face output: quantization-simulated attributes, bits per group (scalar
+    tensors) and the rate term added to the loss (None outside the rate phase)."""
+
+    features: torch.Tensor
+    scaling: torch.Tensor
+    offsets: torch.Tensor
+    bits: dict = field(default_factory=dict)
+    rate_loss: torch.Tensor | None = None
+
+
+class AnchorEntropyModel(nn.Module):
+    """Base of the anchor entropy models; see the module docstring for the two faces."""
+
+    feat_dim: int
+    n_offsets: int
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return {"feature": self.feat_dim, "scaling": 6, "offsets": 3 * self.n_offsets}
+
+    @classmethod
+    def for_scene(cls, n_points: int, feat_dim: int, n_offsets: int, options: dict | None = None):
+        """The model a training run starts from for a scene of `n_points` initial points
+        (options: the user's config overrides)."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to build itself for a training run")
+
+    def describe(self) -> dict:
+        """What a run's metrics record about the model (e.g. its config)."""
+        return {}
+
+    # ---- training face (subclasses) ------------------------------------------------------
+    def forward(self, anchors, features, scaling, offsets, offset_mask, mode: str = "context",
+                sample=None) -> AnchorRate:
+        raise NotImplementedError
+
+    def set_bounds(self, lo, hi) -> None:
+        """Bounding box of the (fixed) anchors, for models with a spatial context."""
+
+    def rate_sample(self, n: int, device=None, generator=None) -> torch.Tensor:
+        """Anchors whose bits enter the rate term this step (default: all)."""
+        return torch.arange(n, device=device)
+
+    # ---- value domain ------------------------------------------------------------------------
+    def to_coded(self, group: str, values):
+        """Stored values of a group -> the values the model codes (default: themselves)."""
+        return values
+
+    def from_coded(self, group: str, values):
+        return values
+
+    # ---- coding face (subclasses) --------------------------------------------------------
+    def coding_units(self) -> list[CodingUnit]:
+        raise NotImplementedError
+
+    def coding_context(self, anchors: np.ndarray):
+        """What every unit's parameters need from the decoded positions alone (float64)."""
+        raise NotImplementedError
+
+    def unit_params(self, unit: CodingUnit, context, decoded: dict[str, np.ndarray]) -> UnitParams:
+        """Parameters of `unit` from the context and the already decoded (coded-domain,
+        dequantized) values: decoded[group] is [N, dims[group]], filled up to this unit."""
+        raise NotImplementedError
+
+    def side_bits(self) -> dict[str, float]:
+        """Estimated bits of side information the model stores (e.g. hash tables)."""
+        return {}
+
+    # ---- stream ----------------------------------------------------------------------------
+    def stream_state(self, dtype: str) -> tuple[dict, list[Section]]:
+        """(header entries, sections) that let `from_stream` rebuild this model exactly."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_stream(cls, header: dict, sections: dict) -> AnchorEntropyModel:
+        """The model as the decoder rebuilds it; the encoder codes with this one too."""
+        raise NotImplementedError
+
+
+__all__ = ["GROUPS", "AnchorEntropyModel", "AnchorRate", "CodingUnit", "UnitParams"]

@@ -1,0 +1,56 @@
+"""The renderable-scene seam: whatever a scene is, `renderable(scene).splats(camera)` gives the
+plain Gaussians to draw from that camera. Evaluation, training runs and the viewer all go
+through it, so a new kind of scene plugs in here and nowhere else:
+
+* GaussianScene - itself, whatever the camera (`view_dependent = False`);
+* AnchorScene   - the neural Gaussians its MLPs spawn for that camera (models.scaffold);
+* spacetime scenes (a later issue) - the slice at `camera.time`.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from gscodec.errors import InputError
+from gscodec.scene.anchors import AnchorScene
+from gscodec.scene.gaussian import GaussianScene
+
+
+@runtime_checkable
+class Renderable(Protocol):
+    view_dependent: bool  # True: splats(camera) differ per camera
+
+    def splats(self, camera=None) -> GaussianScene:
+        """The Gaussians seen from `camera` (None: a default view of the whole scene)."""
+
+
+class StaticSplats:
+    view_dependent = False
+
+    def __init__(self, scene: GaussianScene):
+        self.scene = scene
+
+    def splats(self, camera=None) -> GaussianScene:
+        return self.scene
+
+
+def renderable(scene) -> Renderable:
+    """The seam's implementation for `scene` (a Renderable is returned as it is)."""
+    if isinstance(scene, GaussianScene):
+        return StaticSplats(scene)
+    if isinstance(scene, AnchorScene):
+        from gscodec.models.scaffold import AnchorSplats
+
+        return AnchorSplats(scene)
+    if isinstance(scene, Renderable):
+        return scene
+    raise InputError(f"cannot render a {type(scene).__name__}: it is not a scene gscodec knows")
+
+
+def render_view(scene, camera, **kw):
+    """render() of whatever `scene` is, from one camera (kw: background, backend, ...)."""
+    from gscodec.render import render
+
+    return render(renderable(scene).splats(camera), camera, **kw)
+
+
+__all__ = ["Renderable", "StaticSplats", "render_view", "renderable"]
