@@ -12,7 +12,8 @@ A method is a configuration of this class (a name, an entropy-model class, secti
                per group one u32-length frame per coding unit, in the model's decode order.
 Each unit's parameters come from the model as the decoder rebuilds it (from the stream
 alone) and the DECODED positions and values, in float64 on the CPU. A value is coded as
-r = round(y/Q) - round(mean/Q) under N(mean/Q - round(mean/Q), scale/Q): the same
+r = round(y/Q) - round(mean/Q) under the unit's family (quantized Gaussian or Laplace,
+gscodec.coding.ans.FAMILIES) of mean mean/Q - round(mean/Q) and scale scale/Q: the same
 distribution shifted by an integer, so the symbol range stays small whatever Q is.
 Anchors whose offsets are all masked spawn nothing and are dropped before coding.
 """
@@ -44,7 +45,7 @@ from gscodec.coding.stream import (
     unpack_tensors,
 )
 from gscodec.entropy.anchor_model import GROUPS, AnchorEntropyModel, UnitParams
-from gscodec.entropy.gaussian import GaussianConditional
+from gscodec.entropy.gaussian import bin_likelihood
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.scene.anchors import AnchorScene
 
@@ -63,10 +64,10 @@ def _coder_params(prm: UnitParams, sel=None):
 
 
 def _estimated_bits(k: np.ndarray, prm: UnitParams, sel) -> float:
-    """The training formula (Gaussian bin mass, floored likelihood) on the final symbols."""
+    """The training formula (the family's bin mass, floored likelihood) on the final symbols."""
     q = np.broadcast_to(prm.q, prm.mean.shape)
     t = [torch.from_numpy(np.array(a, np.float64)) for a in (k * q, prm.mean, prm.scale, q)]
-    b = -torch.log2(GaussianConditional().likelihood(*t)).numpy().reshape(-1)
+    b = -torch.log2(bin_likelihood(prm.family, *t)).numpy().reshape(-1)
     return float(b[sel].sum() if sel is not None else b.sum())
 
 
@@ -108,6 +109,11 @@ class AnchorCodec:
         self.position_bits, self.mlp_dtype, self.context_dtype = position_bits, mlp_dtype, context_dtype
         self.last_stats: dict = {}
         self.last_symbols: dict = {}
+
+    @classmethod
+    def training_phases(cls, cfg) -> tuple:
+        """Phases (train.scaffold.Phase) this method adds to HAC's schedule; default none."""
+        return ()
 
     # ---- encode ----------------------------------------------------------------------------
     def encode(self, scene: AnchorScene) -> bytes:
@@ -156,8 +162,8 @@ class AnchorCodec:
             if hi - lo > MAX_RESIDUAL_RANGE:
                 raise InputError(f"{u.group}: symbol range {hi - lo} is beyond {MAX_RESIDUAL_RANGE}; the entropy "
                                  "model does not fit these values (train the model on this scene)")
-            frames[u.group].append(ans.encode_gaussian(r, mq, sq, lo, hi))
-            model_bits[u.group] += ans.estimate_bits_gaussian(r, mq, sq, lo, hi)
+            frames[u.group].append(ans.encode_quantized(prm.family, r, mq, sq, lo, hi))
+            model_bits[u.group] += ans.estimate_bits_quantized(prm.family, r, mq, sq, lo, hi)
             est[u.group] += _estimated_bits(k, prm, sel)
             ranges[u.group].append([lo, hi])
             symbols.setdefault(u.group, []).append(r)
@@ -281,7 +287,7 @@ class AnchorCodec:
             sel = _offset_sel(mask[:, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
             center, mq, sq = _coder_params(prm, sel)
             lo, hi = ranges[u.group][u.index]
-            r = ans.decode_gaussian(payloads[u.group][u.index], mq, sq, lo, hi).astype(np.int64)
+            r = ans.decode_quantized(prm.family, payloads[u.group][u.index], mq, sq, lo, hi).astype(np.int64)
             symbols[u.group] = np.concatenate([symbols[u.group], r]) if u.group in symbols else r
             qstep = np.broadcast_to(prm.q, prm.mean.shape).reshape(-1)
             vals = np.zeros(qstep.size, np.float64)

@@ -357,65 +357,98 @@ def _check_range(lo: int, hi: int) -> None:
         raise InputError(f"Gaussian symbol range [{lo}, {hi}] is invalid")
 
 
-def encode_gaussian(symbols, means, stds, lo: int, hi: int) -> bytes:
-    """Per-symbol quantized Gaussians on [lo, hi]; outliers escape to lo-1/hi+1 and their
-    raw int32 values are appended. Layout: u32 word count, words, raw outliers."""
+FAMILIES = ("gaussian", "laplace")  # quantized distributions the coder understands
+
+
+def _family_model(family: str, lo: int, hi: int):
+    if family == "gaussian":
+        return _model.QuantizedGaussian(int(lo) - 1, int(hi) + 1)
+    if family == "laplace":
+        return _model.QuantizedLaplace(int(lo) - 1, int(hi) + 1)
+    raise InputError(f"unknown distribution family {family!r}; the coder knows {FAMILIES}")
+
+
+def encode_quantized(family: str, symbols, means, scales, lo: int, hi: int) -> bytes:
+    """Per-symbol quantized `family` distributions (mean, scale per symbol) on [lo, hi];
+    outliers escape to lo-1/hi+1 and their raw int32 values are appended. Layout: u32 word
+    count, words, raw outliers. The Laplace scale is its `b` (variance 2 b^2)."""
     _check_range(lo, hi)
+    model = _family_model(family, lo, hi)
     s = _int_symbols(symbols)
-    m, sd = _gauss_params(means, stds, s.size, lo, hi)
+    m, sd = _gauss_params(means, scales, s.size, lo, hi)
     if s.size and (s.min() < -(2**31) or s.max() >= 2**31):
         raise InputError("symbols must fit in int32")
     coded = np.clip(s, lo - 1, hi + 1).astype(np.int32)
     coder = _stack.AnsCoder()
     if s.size:
-        coder.encode_reverse(coded, _model.QuantizedGaussian(int(lo) - 1, int(hi) + 1), m, sd)
+        coder.encode_reverse(coded, model, m, sd)
     words = coder.get_compressed()
     raw = s[(s < lo) | (s > hi)].astype("<i4").tobytes()
     return struct.pack("<I", len(words)) + words_to_bytes(words) + raw
 
 
-def decode_gaussian(data: bytes, means, stds, lo: int, hi: int) -> np.ndarray:
-    """Inverse of encode_gaussian; n = len(means)."""
+def decode_quantized(family: str, data: bytes, means, scales, lo: int, hi: int) -> np.ndarray:
+    """Inverse of encode_quantized; n = len(means)."""
     _check_range(lo, hi)
+    model = _family_model(family, lo, hi)
     n = np.asarray(means).size
-    m, sd = _gauss_params(means, stds, n, lo, hi)
+    m, sd = _gauss_params(means, scales, n, lo, hi)
     if len(data) < 4:
-        raise CorruptStreamError("gaussian: header truncated")
+        raise CorruptStreamError(f"{family}: header truncated")
     (nw,) = struct.unpack_from("<I", data, 0)
     if 4 + 4 * nw > len(data):
-        raise CorruptStreamError(f"gaussian: {nw} words declared, only {len(data) - 4} bytes present")
-    coder = coder_from_bytes(data[4 : 4 + 4 * nw], "gaussian")
+        raise CorruptStreamError(f"{family}: {nw} words declared, only {len(data) - 4} bytes present")
+    coder = coder_from_bytes(data[4 : 4 + 4 * nw], family)
     out = np.zeros(0, np.int32)
     if n:
-        model = _model.QuantizedGaussian(int(lo) - 1, int(hi) + 1)
-        out = np.asarray(_guard("gaussian", coder.decode, model, m, sd), np.int32)
-    finish_decoding(coder, "gaussian")
+        out = np.asarray(_guard(family, coder.decode, model, m, sd), np.int32)
+    finish_decoding(coder, family)
     esc = np.flatnonzero((out < lo) | (out > hi))
     raw = data[4 + 4 * nw :]
     if len(raw) != 4 * len(esc):
-        raise CorruptStreamError(f"gaussian: {len(esc)} escaped symbols need {4 * len(esc)} raw bytes, found {len(raw)}")
+        raise CorruptStreamError(f"{family}: {len(esc)} escaped symbols need {4 * len(esc)} raw bytes, found {len(raw)}")
     vals = np.frombuffer(raw, "<i4").astype(np.int32)
     if np.any(((vals < lo) & (out[esc] != lo - 1)) | ((vals > hi) & (out[esc] != hi + 1)) | ((vals >= lo) & (vals <= hi))):
-        raise CorruptStreamError("gaussian: escaped value inconsistent with its escape symbol")
+        raise CorruptStreamError(f"{family}: escaped value inconsistent with its escape symbol")
     out = out.copy()
     out[esc] = vals
     return out
 
 
-def estimate_bits_gaussian(symbols, means, stds, lo: int, hi: int) -> float:
-    """Model bits (continuous-CDF approximation of constriction's quantized Gaussian: the
-    tails are folded into the two edge bins, i.e. the escape symbols) plus 32 bits per
-    escaped outlier."""
+def _cdf(family: str, x: np.ndarray) -> np.ndarray:
+    """Standardized CDF of the family ((x - mean) / scale already applied)."""
     from scipy.special import ndtr
 
+    if family == "gaussian":
+        return ndtr(x)
+    return np.where(x < 0, 0.5 * np.exp(np.minimum(x, 0)), 1 - 0.5 * np.exp(-np.maximum(x, 0)))
+
+
+def estimate_bits_quantized(family: str, symbols, means, scales, lo: int, hi: int) -> float:
+    """Model bits (continuous-CDF approximation of constriction's quantized model: the tails
+    are folded into the two edge bins, i.e. the escape symbols) plus 32 bits per escaped
+    outlier."""
     _check_range(lo, hi)
+    _family_model(family, lo, hi)
     s = _int_symbols(symbols)
-    m, sd = _gauss_params(means, stds, s.size, lo, hi)
+    m, sd = _gauss_params(means, scales, s.size, lo, hi)
     c = np.clip(s, lo - 1, hi + 1).astype(np.float64)
     upper = np.where(c >= hi + 1, np.inf, c + 0.5)
     lower = np.where(c <= lo - 1, -np.inf, c - 0.5)
     # mass of a bin as a difference of whichever tail is smaller (keeps far tails accurate)
-    mass = np.where(lower + upper > 2 * m, ndtr((m - lower) / sd) - ndtr((m - upper) / sd),
-                    ndtr((upper - m) / sd) - ndtr((lower - m) / sd))
+    mass = np.where(lower + upper > 2 * m, _cdf(family, (m - lower) / sd) - _cdf(family, (m - upper) / sd),
+                    _cdf(family, (upper - m) / sd) - _cdf(family, (lower - m) / sd))
     p = np.maximum(mass, 2.0**-PRECISION)
     return float(-np.log2(p).sum() + 32 * np.count_nonzero(c != s))
+
+
+def encode_gaussian(symbols, means, stds, lo: int, hi: int) -> bytes:
+    return encode_quantized("gaussian", symbols, means, stds, lo, hi)
+
+
+def decode_gaussian(data: bytes, means, stds, lo: int, hi: int) -> np.ndarray:
+    return decode_quantized("gaussian", data, means, stds, lo, hi)
+
+
+def estimate_bits_gaussian(symbols, means, stds, lo: int, hi: int) -> float:
+    return estimate_bits_quantized("gaussian", symbols, means, stds, lo, hi)

@@ -43,8 +43,10 @@ class CodingUnit:
 
 @dataclass
 class UnitParams:
-    """The distribution of one unit, [N, end-start] float64 each (q broadcasts): a Gaussian of
-    `mean` and `scale` quantized on the grid k * q. The family the coder understands."""
+    """The distribution of one unit, [N, end-start] float64 each (q broadcasts): `family`
+    ("gaussian" or "laplace", what gscodec.coding.ans codes) of `mean` and `scale` (the Laplace
+    scale is its b) quantized on the grid k * q. A Gaussian mixture (MoP) is not in the family
+    yet: it needs per-symbol tables (constriction's Categorical), left for the MoP issue."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -88,6 +90,9 @@ class AnchorEntropyModel(nn.Module):
     def forward(self, anchors, features, scaling, offsets, offset_mask, mode: str = "context",
                 sample=None) -> AnchorRate:
         raise NotImplementedError
+
+    def on_phase(self, phase) -> None:
+        """Called when training enters a new phase (a train.scaffold.Phase); default: nothing."""
 
     def set_bounds(self, lo, hi) -> None:
         """Bounding box of the (fixed) anchors, for models with a spatial context."""

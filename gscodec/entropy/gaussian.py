@@ -36,6 +36,26 @@ def _as_np64(t) -> np.ndarray:
     return np.asarray(t, dtype=np.float64)
 
 
+def laplace_likelihood(y, mean, scale, q) -> torch.Tensor:
+    """Bin mass of a Laplace(mean, b=scale) over [y - q/2, y + q/2], floored as the Gaussian's:
+    T(v - q/2) - T(v + q/2) with v = |y - mean| and T(a) = P(X - mean > a) (exact in the tails)."""
+    s = scale.clamp_min(SCALE_MIN) if isinstance(scale, torch.Tensor) else max(float(scale), SCALE_MIN)
+    v = (y - mean).abs()
+
+    def tail(a):
+        return torch.where(a >= 0, 0.5 * torch.exp(-a.clamp_min(0) / s), 1 - 0.5 * torch.exp(a.clamp_max(0) / s))
+    return lower_bound(tail(v - q / 2) - tail(v + q / 2), LIKELIHOOD_BOUND)
+
+
+def bin_likelihood(family: str, y, mean, scale, q) -> torch.Tensor:
+    """The training formula of a coder family (gscodec.coding.ans.FAMILIES)."""
+    if family == "gaussian":
+        return GaussianConditional().likelihood(y, mean, scale, q)
+    if family == "laplace":
+        return laplace_likelihood(y, mean, scale, q)
+    raise ValueError(f"unknown distribution family {family!r}")
+
+
 class GaussianConditional(nn.Module):
     """forward(y, mean, scale, Q) -> (y_hat, bits): y_hat = y + U(-Q/2, Q/2) in training,
     round(y/Q)*Q in eval; bits = total -log2 likelihood(y_hat). All arguments broadcast."""

@@ -41,18 +41,20 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
 
         cfg = dataclasses.replace(cfg, lambda_rate=float(lam)).validate()
     codec_obj = get_codec(codec, **codec_config)
-    model_class = getattr(codec_class(codec), "model_class", None)
+    cls = codec_class(codec)  # it names the entropy model and any phases of its own
+    model_class = getattr(cls, "model_class", None)
     em = (model_class.for_scene(len(ds.points.xyz), cfg.feat_dim, cfg.n_offsets, model_over)
           if model_class is not None else None)
+    phases = cfg.phases(cls.training_phases(cfg) if hasattr(cls, "training_phases") else ())
     if getattr(codec_obj, "trains_with_compression", False):
-        cfg.check_rate_phase(codec)  # before any output
+        cfg.check_rate_phase(codec, phases)  # before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.is_file():
         trainer = ScaffoldTrainer.resume(ds, ckpt, out)
     else:
-        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=em)
+        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=em, phases=phases)
     t0 = time.perf_counter()
     # ends with the trainer's own evaluation: the model as training sees it (attributes rounded to
     # its steps, float32 MLPs); the decoded file should match it up to the MLP precision and anchor grid

@@ -9,15 +9,9 @@ Schedule (HAC, 30k iterations; `ScaffoldConfig.scaled(n)` rescales every step fi
 Without an entropy model the noise (and context) phases add the same fixed-step noise inline
 and there is no rate term, so the model still learns to survive quantization.
 
-Growing (Scaffold-GS, `_grow`): per neural Gaussian slot the view-space gradient norm of its
-centre is averaged over the steps it was rendered; slots seen often enough
-(> grow_every * success_threshold / 2 times) and with average >= grow_grad * 2^i spawn, at
-level i = 0..update_depth-1, a new anchor at the centre of their voxel of size
-voxel * update_init_factor / update_hierarchy_factor^i, unless an anchor already occupies that
-voxel; the new anchor takes the max of its parents' features, zero offsets, log(voxel) scaling.
-Each level keeps a candidate with probability 1 - 0.5^(i+1) (Scaffold-GS's random thinning).
-Pruning: anchors seen more than grow_every * success_threshold times whose summed
-(non-negative) opacity stays below prune_opacity per view, and anchors with every offset masked.
+Growing and pruning are a strategy object (gscodec.train.anchor_growth.AnchorGrowth), as
+3DGS's densification is (train/densify.py); the phases are data (`ScaffoldConfig.phases`),
+which a method extends with its own (`Phase`) without editing this trainer.
 """
 from __future__ import annotations
 
@@ -31,14 +25,38 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
-from gscodec.models.scaffold import ANCHOR_PARAMS, MLP_NAMES, ScaffoldModel
+from gscodec.models.scaffold import MLP_NAMES, ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
-from gscodec.train.params import _swap
+from gscodec.train.anchor_growth import AnchorGrowth
 from gscodec.utils.io import atomic_open
 
 HAC_ITERATIONS = 30_000
 SCHEDULE_FIELDS = ("plain_until", "noise_until", "stat_start", "grow_from", "grow_until")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """From step `start` until the next phase the entropy model runs in `mode` (plain | noise |
+    context); `name` is the method's name for it. A method adds phases (e.g. Predict-GS's
+    residual at 5k) instead of editing the trainer; the entropy model hears of each new phase
+    through `on_phase(phase)`."""
+
+    start: int
+    name: str
+    mode: str = "context"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def active_phase(phases: tuple[Phase, ...], step: int) -> Phase:
+    """The last phase that has started at `step`."""
+    current = phases[0]
+    for p in phases:
+        if p.start <= step:
+            current = p
+    return current
 
 
 @dataclass
@@ -123,18 +141,27 @@ class ScaffoldConfig:
             raise InputError("update_init_factor, update_hierarchy_factor must be >= 1 and update_depth >= 0")
         return self
 
-    def check_rate_phase(self, codec: str) -> ScaffoldConfig:
-        """Refuse, before training, a schedule whose context phase (entropy model + rate, what
+    def phases(self, extra: tuple[Phase, ...] = ()) -> tuple[Phase, ...]:
+        """HAC's three phases plus a method's own (`extra`), ordered by start step (at the same
+        step, a later one in the list wins)."""
+        base = (Phase(0, "plain", "plain"), Phase(self.plain_until, "noise", "noise"),
+                Phase(self.noise_until, "context", "context"))
+        return tuple(sorted(base + tuple(extra), key=lambda p: p.start))
+
+    def check_rate_phase(self, codec: str, phases: tuple[Phase, ...] | None = None) -> ScaffoldConfig:
+        """Refuse, before training, a schedule whose rate phase (entropy model + rate, what
         codec `codec` codes with) would never begin."""
-        if self.noise_until >= self.iterations:
-            raise InputError(f"{codec}: the entropy model's phase starts at step {self.noise_until} but training ends "
+        starts = [p.start for p in (phases or self.phases()) if p.mode == "context"]
+        if not starts or min(starts) >= self.iterations:
+            first = min(starts) if starts else None
+            raise InputError(f"{codec}: the entropy model's phase starts at step {first} but training ends "
                              f"at step {self.iterations}, so it would never be trained: raise --iterations or set "
                              f"noise_until below {self.iterations}")
         return self
 
     def phase(self, step: int) -> str:
-        """'plain', 'noise' or 'context' for a 0-based step."""
-        return "plain" if step < self.plain_until else "noise" if step < self.noise_until else "context"
+        """The name of the phase of a 0-based step ('plain', 'noise' or 'context' for HAC)."""
+        return active_phase(self.phases(), step).name
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -155,41 +182,17 @@ def _exp_lr(step: int, total: int, lr0: float, lr1: float) -> float:
     return math.exp((1 - t) * math.log(lr0) + t * math.log(lr1))
 
 
-# ---- per-anchor rows and their Adam moments -------------------------------------------------
-@torch.no_grad()
-def keep_anchor_rows(model: ScaffoldModel, optimizers: dict, keep: torch.Tensor) -> None:
-    """Keep the anchors where `keep` is True: parameters, their Adam moments and the buffer."""
-    for name in ANCHOR_PARAMS:
-        _swap(model, optimizers, name, getattr(model, name).data[keep], lambda v: v[keep])
-    model.anchors = model.anchors[keep]
-
-
-@torch.no_grad()
-def append_anchor_rows(model: ScaffoldModel, optimizers: dict, anchors: torch.Tensor,
-                       new: dict[str, torch.Tensor]) -> None:
-    """Append anchors (positions + one tensor per anchor parameter); moments start at zero."""
-    for name in ANCHOR_PARAMS:
-        extra = new[name].to(getattr(model, name))
-        _swap(model, optimizers, name, torch.cat([getattr(model, name).data, extra]),
-              lambda v, e=extra: torch.cat([v, torch.zeros_like(e)]))
-    model.anchors = torch.cat([model.anchors, anchors.to(model.anchors)])
-
-
-def _keys(coords: torch.Tensor) -> torch.Tensor:
-    """Integer voxel coordinates [M,3] -> one int64 key each (21 bits per axis)."""
-    c = coords.long() + (1 << 20)
-    if (c < 0).any() or (c >= (1 << 21)).any():
-        raise InputError("anchor growing: voxel coordinates out of range (voxel size too small for the scene)")
-    return (c[:, 0] << 42) | (c[:, 1] << 21) | c[:, 2]
-
-
 class ScaffoldTrainer:
     """One camera per step: L1 + λ·D-SSIM + mask + volume (+ λ_rate · rate in the context phase)."""
 
     def __init__(self, dataset: Dataset, cfg: ScaffoldConfig, out_dir: str | Path | None = None,
-                 entropy_model: torch.nn.Module | None = None, model: ScaffoldModel | None = None):
+                 entropy_model: torch.nn.Module | None = None, model: ScaffoldModel | None = None,
+                 phases: tuple[Phase, ...] | None = None):
+        """phases: the schedule as data (default cfg.phases(): HAC's plain, noise, context)."""
         self.ds = dataset.check()
         self.cfg = cfg.validate()
+        self.phases = tuple(phases) if phases else cfg.phases()
+        self._last_phase: Phase | None = None
         self.out = Path(out_dir) if out_dir else None
         self.device = torch.device(cfg.device)
         torch.manual_seed(cfg.seed)
@@ -213,7 +216,8 @@ class ScaffoldTrainer:
             raise InputError("the dataset has no training views")
         self._order: list[int] = []
         self.bg = tuple(float(b) for b in dataset.background)
-        self._reset_stats()
+        self.growth = AnchorGrowth.from_config(cfg)
+        self.growth.reset(self.model)
 
     # ---- set-up --------------------------------------------------------------------------
     def _make_optimizers(self) -> dict[str, torch.optim.Adam]:
@@ -247,12 +251,6 @@ class ScaffoldTrainer:
         pad = self.model.voxel_size
         self.entropy_model.set_bounds((a.min(0).values - pad).cpu(), (a.max(0).values + pad).cpu())
 
-    def _reset_stats(self) -> None:
-        n, k = len(self.model), self.model.n_offsets
-        self.opacity_accum = torch.zeros(n)
-        self.anchor_count = torch.zeros(n)
-        self.grad_accum = torch.zeros(n * k)
-        self.grad_count = torch.zeros(n * k)
 
     def _next_camera(self) -> int:
         if not self._order:
@@ -260,8 +258,11 @@ class ScaffoldTrainer:
             self.rng.shuffle(self._order)
         return self._order.pop()
 
+    def active(self, step: int | None = None) -> Phase:
+        return active_phase(self.phases, self.step if step is None else step)
+
     def phase(self, step: int | None = None) -> str:
-        return self.cfg.phase(self.step if step is None else step)
+        return self.active(step).name
 
     # ---- compression simulation ----------------------------------------------------------
     def simulate(self, mode: str, sample: torch.Tensor | None = None):
@@ -286,7 +287,12 @@ class ScaffoldTrainer:
         from gscodec.eval.metrics import ssim
 
         cfg, m = self.cfg, self.model
-        mode = self.phase()
+        phase = self.active()
+        if phase != self._last_phase:
+            if self.entropy_model is not None and hasattr(self.entropy_model, "on_phase"):
+                self.entropy_model.on_phase(phase)
+            self._last_phase = phase
+        mode = phase.mode
         if mode == "context" and self.entropy_model is not None and not getattr(self, "_bounds_at_context", False):
             self._set_bounds()  # anchors grew since the start: span them as they are now
             self._bounds_at_context = True
@@ -328,106 +334,10 @@ class ScaffoldTrainer:
             stats["bits"] = {k: float(v.detach()) for k, v in bits.items()}
         return stats
 
-    # ---- growing and pruning -------------------------------------------------------------
+    # ---- growing and pruning: the strategy's (train/anchor_growth.py) -------------------------
     @torch.no_grad()
     def _post_backward(self, meta: dict, ng) -> None:
-        c, s = self.cfg, self.step + 1  # Scaffold-GS counts iterations from 1
-        if c.stat_start <= self.step < c.grow_until:
-            self._accumulate(meta, ng)
-        if c.grow_from < s < c.grow_until and s % c.grow_every == 0:
-            self._adjust_anchors()
-            if s + c.grow_every >= c.grow_until:  # the last adjustment: statistics no longer needed
-                self._reset_stats()
-
-    @torch.no_grad()
-    def _accumulate(self, meta: dict, ng) -> None:
-        ids = ng.anchor_ids.cpu()
-        self.opacity_accum.index_add_(0, ids, ng.opacity_all.detach().clamp_min(0).sum(1).cpu())
-        self.anchor_count.index_add_(0, ids, torch.ones(len(ids)))
-        m2 = meta.get("means2d")
-        if m2 is None or m2.grad is None:
-            return
-        g = m2.grad.detach().reshape(-1, 2).clone()
-        g[:, 0] *= meta["width"] / 2.0
-        g[:, 1] *= meta["height"] / 2.0
-        radii = meta["radii"].reshape(len(g), -1)
-        seen = (radii > 0).all(-1).cpu()
-        slots = ng.slots.cpu()[seen]
-        self.grad_accum.index_add_(0, slots, g.norm(dim=-1).cpu()[seen])
-        self.grad_count.index_add_(0, slots, torch.ones(len(slots)))
-
-    @torch.no_grad()
-    def _adjust_anchors(self) -> None:
-        self._grow()
-        self._prune()
-
-    @torch.no_grad()
-    def _grow(self) -> None:
-        c, m = self.cfg, self.model
-        n0, k = len(m), m.n_offsets
-        grads = self.grad_accum / self.grad_count.clamp_min(1)
-        often = self.grad_count > c.grow_every * c.success_threshold * 0.5
-        dev = m.anchors.device
-        centres = (m.anchors[:, None] + m.offsets * m.scaling[:, None, :3].exp()).reshape(-1, 3)
-        parent_feat = m.features.data
-        added = 0
-        for i in range(c.update_depth):
-            room = c.max_anchors - len(m)
-            if room <= 0:
-                break
-            thr = c.grow_grad * (c.update_hierarchy_factor // 2) ** i
-            cand = (grads >= thr) & often & (torch.rand(n0 * k) > 0.5 ** (i + 1))
-            if not cand.any():
-                continue
-            size = m.voxel_size * max(c.update_init_factor // c.update_hierarchy_factor ** i, 1)
-            cand_dev = cand.to(dev)
-            coords = torch.round(centres[cand_dev] / size).long()
-            uniq, inv = torch.unique(coords, dim=0, return_inverse=True)
-            occupied = torch.isin(_keys(uniq), _keys(torch.round(m.anchors / size).long()))
-            fresh = torch.nonzero(~occupied, as_tuple=True)[0]
-            if len(fresh) == 0:
-                continue
-            fresh = fresh[:room]
-            feats = parent_feat.repeat_interleave(k, 0)[cand_dev]
-            pooled = torch.full((len(uniq), m.feat_dim), -torch.inf, device=dev)
-            pooled.scatter_reduce_(0, inv[:, None].expand(-1, m.feat_dim), feats, reduce="amax")
-            nf = len(fresh)
-            new_anchors = uniq[fresh].to(torch.float32) * size
-            append_anchor_rows(m, self.optimizers, new_anchors, {
-                "features": pooled[fresh],
-                "scaling": torch.full((nf, 6), math.log(size), device=dev),
-                "offsets": torch.zeros(nf, k, 3, device=dev),
-                "mask_logits": torch.full((nf, k), c.init_mask_logit, device=dev)})
-            added += nf
-        # statistics: the slots just judged start again; the new anchors start at zero
-        self.grad_accum[often] = 0
-        self.grad_count[often] = 0
-        if added:
-            self.grad_accum = torch.cat([self.grad_accum, torch.zeros(added * k)])
-            self.grad_count = torch.cat([self.grad_count, torch.zeros(added * k)])
-            self.opacity_accum = torch.cat([self.opacity_accum, torch.zeros(added)])
-            self.anchor_count = torch.cat([self.anchor_count, torch.zeros(added)])
-        self.last_grown = added
-
-    @torch.no_grad()
-    def _prune(self) -> None:
-        c, m = self.cfg, self.model
-        judged = self.anchor_count > c.grow_every * c.success_threshold
-        faint = (self.opacity_accum < c.prune_opacity * self.anchor_count) & judged
-        all_masked = ~(torch.sigmoid(m.mask_logits) > m.mask_threshold).any(1).cpu()
-        prune = faint | all_masked
-        self.opacity_accum[judged] = 0
-        self.anchor_count[judged] = 0
-        self.last_pruned = 0
-        if not prune.any() or prune.all():
-            return
-        keep = ~prune
-        keep_anchor_rows(m, self.optimizers, keep.to(m.anchors.device))
-        k = m.n_offsets
-        slot_keep = keep.repeat_interleave(k)
-        self.grad_accum, self.grad_count = self.grad_accum[slot_keep], self.grad_count[slot_keep]
-        self.opacity_accum, self.anchor_count = self.opacity_accum[keep], self.anchor_count[keep]
-        self.last_pruned = int(prune.sum())
+        self.growth.step_post_backward(self.model, self.optimizers, meta, ng, self.step)
 
     # ---- evaluation ----------------------------------------------------------------------
     @torch.no_grad()
@@ -440,7 +350,7 @@ class ScaffoldTrainer:
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}
-        m, mode = self.model, self.phase() if quantized else "plain"
+        m, mode = self.model, self.active().mode if quantized else "plain"
         m.eval()
         if self.entropy_model is not None:
             self.entropy_model.eval()
@@ -477,6 +387,7 @@ class ScaffoldTrainer:
         return {
             "step": self.step,
             "config": self.cfg.to_dict(),
+            "phases": [p.to_dict() for p in self.phases],
             "model": {"anchors": m.anchors.detach().cpu(),
                       **{k: v.detach().cpu() for k, v in m.anchor_params().items()},
                       "decoder_state": {k: v.cpu() for k, v in m.decoder_state().items()},
@@ -486,8 +397,7 @@ class ScaffoldTrainer:
             "entropy_state": None if self.entropy_model is None else
             {k: v.detach().cpu() for k, v in self.entropy_model.state_dict().items()},
             "bounds_at_context": getattr(self, "_bounds_at_context", False),
-            "stats": {"opacity_accum": self.opacity_accum, "anchor_count": self.anchor_count,
-                      "grad_accum": self.grad_accum, "grad_count": self.grad_count},
+            "stats": self.growth.state(),
             "rng": self.rng.getstate(),
             "order": list(self._order),
             "torch_rng": torch.get_rng_state(),
@@ -520,7 +430,8 @@ class ScaffoldTrainer:
         em = entropy_model if entropy_model is not None else st.get("entropy_model")
         if em is not None and st.get("entropy_state") is not None:
             em.load_state_dict(st["entropy_state"])
-        t = cls(dataset, ScaffoldConfig.from_dict(st["config"]), out_dir, entropy_model=em, model=model)
+        phases = tuple(Phase(**p) for p in st["phases"]) if st.get("phases") else None
+        t = cls(dataset, ScaffoldConfig.from_dict(st["config"]), out_dir, entropy_model=em, model=model, phases=phases)
         if em is not None and st.get("entropy_state") is not None:
             em.load_state_dict(st["entropy_state"])  # the constructor set bounds; restore them
         if set(t.optimizers) != set(st["optimizers"]):
@@ -528,8 +439,7 @@ class ScaffoldTrainer:
                              f"trainer's {sorted(t.optimizers)} (entropy model given or missing?)")
         for k, o in t.optimizers.items():
             o.load_state_dict(st["optimizers"][k])
-        for k, v in st["stats"].items():
-            setattr(t, k, v.clone())
+        t.growth.load_state(st["stats"])
         t._bounds_at_context = st.get("bounds_at_context", False)
         t.step, t._order, t.history = st["step"], st["order"], st["history"]
         t.rng.setstate(st["rng"])

@@ -14,7 +14,7 @@ from torch import nn
 from gscodec.codecs import decode_bytes
 from gscodec.data.synthetic import load_builtin
 from gscodec.entropy import replay
-from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
+from gscodec.train.scaffold import Phase, ScaffoldConfig, ScaffoldTrainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_anchor_model import ToyCodec, ToyFactorized  # noqa: E402
@@ -25,10 +25,11 @@ def trained(tmp_path_factory):
     ds = load_builtin(resolution=24, n_views=10, cache_dir=tmp_path_factory.mktemp("builtin"))
     torch.manual_seed(0)
     cfg = ScaffoldConfig.scaled(30, voxel_size=0.25, feat_dim=8, n_offsets=4)
-    t = ScaffoldTrainer(ds, cfg, entropy_model=ToyFactorized(8, 4))
+    # a method's own phase, added as data: the trainer is not edited for it
+    t = ScaffoldTrainer(ds, cfg, entropy_model=ToyFactorized(8, 4), phases=cfg.phases((Phase(20, "late"),)))
     before = {k: v.detach().clone() for k, v in t.entropy_model.state_dict().items()}
     t.train(progress=False)
-    assert t.phase(t.step - 1) == "context"
+    assert t.phase(t.step - 1) == "late" and t.entropy_model.phases_seen == ["plain", "noise", "context", "late"]
     moved = [k for k, v in t.entropy_model.state_dict().items() if not torch.equal(v, before[k])]
     assert moved, "the rate term trained the toy prior"
     return t.result_scene()

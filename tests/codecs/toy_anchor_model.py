@@ -16,10 +16,11 @@ from gscodec.entropy.anchor_model import (
     CodingUnit,
     UnitParams,
 )
-from gscodec.entropy.gaussian import GaussianConditional
+from gscodec.entropy.gaussian import bin_likelihood
 from gscodec.simulate.quantize import simulate_quantization
 
 Q = {"feature": 1.0, "scaling": 0.05, "offsets": 0.1}
+FAMILY = {"feature": "gaussian", "scaling": "gaussian", "offsets": "laplace"}  # offsets: heavier tails
 
 
 class ToyFactorized(AnchorEntropyModel):
@@ -28,6 +29,10 @@ class ToyFactorized(AnchorEntropyModel):
         self.feat_dim, self.n_offsets = feat_dim, n_offsets
         self.mean = nn.ParameterDict({g: nn.Parameter(torch.zeros(d)) for g, d in self.dims.items()})
         self.log_scale = nn.ParameterDict({g: nn.Parameter(torch.zeros(d)) for g, d in self.dims.items()})
+        self.phases_seen = []
+
+    def on_phase(self, phase):
+        self.phases_seen.append(phase.name)
 
     @classmethod
     def for_scene(cls, n_points, feat_dim, n_offsets, options=None):
@@ -39,7 +44,7 @@ class ToyFactorized(AnchorEntropyModel):
             return AnchorRate(features, scaling, offsets)
         how = "noise" if self.training else "round"
         out = {g: simulate_quantization(y, Q[g], how) for g, y in ys.items()}
-        bits = {g: -torch.log2(GaussianConditional().likelihood(out[g], self.mean[g], self.log_scale[g].exp(), Q[g])).sum()
+        bits = {g: -torch.log2(bin_likelihood(FAMILY[g], out[g], self.mean[g], self.log_scale[g].exp(), Q[g])).sum()
                 for g in GROUPS}
         rate = sum(bits.values()) / (len(features) * sum(self.dims.values())) if mode == "context" else None
         return AnchorRate(out["feature"], out["scaling"], out["offsets"].reshape(offsets.shape), bits, rate)
@@ -56,7 +61,7 @@ class ToyFactorized(AnchorEntropyModel):
     def unit_params(self, unit, context, decoded):
         p = {k: getattr(self, k)[unit.group].detach().double().numpy()[None] for k in ("mean", "log_scale")}
         return UnitParams(np.repeat(p["mean"], context, 0), np.repeat(np.exp(p["log_scale"]), context, 0),
-                          np.full((context, 1), Q[unit.group]))
+                          np.full((context, 1), Q[unit.group]), FAMILY[unit.group])
 
     def stream_state(self, dtype):
         w = torch.cat([t.detach().float() for t in self.tensors()])

@@ -15,12 +15,8 @@ from gscodec.models.scaffold_export import (
 )
 from gscodec.scene import load_ply
 from gscodec.scene.ply import save_ply
-from gscodec.train.scaffold import (
-    ScaffoldConfig,
-    ScaffoldTrainer,
-    append_anchor_rows,
-    keep_anchor_rows,
-)
+from gscodec.train.anchor_growth import append_anchor_rows, keep_anchor_rows
+from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
 
 import gscodec.entropy.hac as hac_mod  # noqa: E402
 
@@ -114,30 +110,31 @@ def test_growing_and_pruning_keep_adam_state_consistent(tiny):
     t.train_step()  # Adam still steps on the resized tensors
 
     # growing from injected statistics: strong gradients on slot 0 of a few anchors
-    t._reset_stats()
+    g = t.growth  # the trainer's growth strategy
+    g.reset(m)
     n, k = len(m), m.n_offsets
     with torch.no_grad():
         m.offsets[:, 0] = 3.0  # far from the anchor: an unoccupied fine voxel
     hot = torch.arange(0, n, 7) * k
-    t.grad_accum[hot] = 1.0
-    t.grad_count[hot] = 1000
+    g.grad_accum[hot] = 1.0
+    g.grad_count[hot] = 1000
     torch.manual_seed(0)
-    t._grow()
-    assert t.last_grown > 0 and len(m) == n + t.last_grown
+    g.grow(m, opt)
+    assert g.last_grown > 0 and len(m) == n + g.last_grown
     grown = m.anchors[n:]
     assert len(torch.unique(torch.round(m.anchors / m.voxel_size), dim=0)) == len(m)  # no voxel twice
     assert torch.allclose(m.scaling[n:], m.scaling[n:, :1].expand(-1, 6))
-    assert len(t.grad_accum) == len(m) * k and len(t.opacity_accum) == len(m)
+    assert len(g.grad_accum) == len(m) * k and len(g.opacity_accum) == len(m)
     assert grown.shape[1] == 3 and opt["features"].state[m.features]["exp_avg"].shape == m.features.shape
 
     # pruning: anchors seen often but always transparent go, with their statistics and moments
     n = len(m)
-    t.anchor_count[:] = 1000
-    t.opacity_accum[:] = 1000.0
-    t.opacity_accum[:10] = 0.0
-    t._prune()
-    assert t.last_pruned == 10 and len(m) == n - 10
-    assert len(t.grad_accum) == len(m) * k and len(t.anchor_count) == len(m)
+    g.anchor_count[:] = 1000
+    g.opacity_accum[:] = 1000.0
+    g.opacity_accum[:10] = 0.0
+    g.prune(m, opt)
+    assert g.last_pruned == 10 and len(m) == n - 10
+    assert len(g.grad_accum) == len(m) * k and len(g.anchor_count) == len(m)
     for name in ANCHOR_PARAMS:
         assert opt[name].state[getattr(m, name)]["exp_avg"].shape == getattr(m, name).shape
 
