@@ -25,6 +25,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.anchor_raw import MAX_ANCHORS, check_scene
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
@@ -35,7 +36,6 @@ from gscodec.coding.positions import (
     quantize_positions,
 )
 from gscodec.coding.stream import (
-    check_codec,
     frame,
     header_fields,
     need,
@@ -83,7 +83,7 @@ def _offset_sel(mask: np.ndarray) -> np.ndarray:
     return np.repeat(mask, 3, axis=1).reshape(-1)
 
 
-class AnchorCodec:
+class AnchorCodec(StreamCodec):
     """Subclass with: name, version, model_class, SECTION_GROUPS (and register_codec)."""
 
     name: ClassVar[str]
@@ -226,8 +226,6 @@ class AnchorCodec:
         ans.finish_decoding(coder, "masks")
         return mask
 
-    def decode(self, data: bytes) -> AnchorScene:
-        return self.decode_stream(data)
 
     # ---- decode ----------------------------------------------------------------------------
     @classmethod
@@ -241,8 +239,7 @@ class AnchorCodec:
 
     @classmethod
     def _decode(cls, data: bytes):
-        header, sections = container.unpack(data)
-        check_codec(header, cls.name, cls.version)
+        header, sections = cls.unpack(data)
         n = read_count(header, "count", 0, MAX_ANCHORS)
         bits = read_count(header, "position_bits", 1, 21)
         cm = cls.model_class.from_stream(header, sections)  # refuses a malformed model header

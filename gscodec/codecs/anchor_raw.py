@@ -15,11 +15,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.container import Section
 from gscodec.coding.stream import (
-    check_codec,
     need,
     pack_tensors,
     raw_array,
@@ -43,7 +43,7 @@ def check_scene(scene) -> AnchorScene:
 
 # ---- the codec ------------------------------------------------------------------------------
 @register_codec
-class ScaffoldRawCodec:
+class ScaffoldRawCodec(StreamCodec):
     name = "scaffold-raw"
     version = CODEC_VERSION
     GROUPS: ClassVar[dict[str, str]] = {"location": "location", "feature": "feature", "scaling": "scaling", "offsets": "offsets",
@@ -72,13 +72,10 @@ class ScaffoldRawCodec:
         self.last_stats = {"bytes": len(data), "sections": {s.name: len(s.data) for s in sections}}
         return data
 
-    def decode(self, data: bytes) -> AnchorScene:
-        return self.decode_stream(data)
 
     @classmethod
     def decode_stream(cls, data: bytes) -> AnchorScene:
-        header, sections = container.unpack(data)
-        check_codec(header, cls.name, CODEC_VERSION)
+        header, sections = cls.unpack(data)
         n = read_count(header, "count", 0, MAX_ANCHORS)
         f = read_count(header, "feat_dim", 1, 4096)
         k = read_count(header, "n_offsets", 1, 1024)

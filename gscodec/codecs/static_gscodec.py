@@ -22,6 +22,7 @@ import torch
 
 from gscodec.codecs.ptc.config import make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
@@ -32,7 +33,6 @@ from gscodec.coding.positions import (
     quantize_positions,
 )
 from gscodec.coding.stream import (
-    check_codec,
     frame,
     header_fields,
     need,
@@ -121,7 +121,7 @@ def _learned_decode(model, data: bytes, n: int, c: int, xyz: np.ndarray, lo, hi,
 
 
 @register_codec
-class StaticGSCodec:
+class StaticGSCodec(StreamCodec):
     name = "static-gscodec"
     version = CODEC_VERSION
     trains_with_compression = True
@@ -247,14 +247,11 @@ class StaticGSCodec:
         header["sh_rest"] = sh
         return sections
 
-    def decode(self, data: bytes) -> GaussianScene:
-        return self.decode_stream(data)
 
     # ---- decode ----------------------------------------------------------------------
     @classmethod
     def decode_stream(cls, data: bytes) -> GaussianScene:
-        header, sections = container.unpack(data)
-        check_codec(header, cls.name, CODEC_VERSION)
+        header, sections = cls.unpack(data)
         with header_fields(cls.name):
             n, degree, pbits = int(header["count"]), int(header["sh_degree"]), int(header["position_bits"])
             plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])

@@ -15,9 +15,7 @@ Statistics from stat_start; growing/pruning every grow_every steps in (grow_from
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -55,30 +53,15 @@ def _keys(coords: torch.Tensor) -> torch.Tensor:
     return (c[:, 0] << 42) | (c[:, 1] << 21) | c[:, 2]
 
 
-@dataclass
 class AnchorGrowth:
-    """Scaffold-GS's growing and pruning; the fields are ScaffoldConfig's of the same names."""
+    """Scaffold-GS's growing and pruning, with the fields of `cfg` (a ScaffoldConfig): stat_start,
+    grow_from, grow_until, grow_every, grow_grad, success_threshold, prune_opacity,
+    update_depth, update_init_factor, update_hierarchy_factor, max_anchors, init_mask_logit."""
 
-    stat_start: int = 500
-    grow_from: int = 1500
-    grow_until: int = 15_000
-    grow_every: int = 100
-    grow_grad: float = 0.0002
-    success_threshold: float = 0.8
-    prune_opacity: float = 0.005
-    update_depth: int = 3
-    update_init_factor: int = 16
-    update_hierarchy_factor: int = 4
-    max_anchors: int = 2_000_000
-    init_mask_logit: float = 1.0
-
-    def __post_init__(self):
+    def __init__(self, cfg):
+        self.cfg = cfg
         self.last_grown = self.last_pruned = 0
         self.opacity_accum = self.anchor_count = self.grad_accum = self.grad_count = torch.zeros(0)
-
-    @classmethod
-    def from_config(cls, cfg) -> AnchorGrowth:
-        return cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls)})
 
     def reset(self, model: ScaffoldModel) -> None:
         n, k = len(model), model.n_offsets
@@ -95,7 +78,7 @@ class AnchorGrowth:
     @torch.no_grad()
     def step_post_backward(self, model: ScaffoldModel, optimizers: dict, meta: dict, ng, step: int) -> None:
         """After the backward pass of 0-based `step`: accumulate, and grow/prune on schedule."""
-        c, s = self, step + 1  # Scaffold-GS counts iterations from 1
+        c, s = self.cfg, step + 1  # Scaffold-GS counts iterations from 1
         if c.stat_start <= step < c.grow_until:
             self.accumulate(meta, ng)
         if c.grow_from < s < c.grow_until and s % c.grow_every == 0:
@@ -123,7 +106,7 @@ class AnchorGrowth:
 
     @torch.no_grad()
     def grow(self, model: ScaffoldModel, optimizers: dict) -> None:
-        c, m = self, model
+        c, m = self.cfg, model
         n0, k = len(m), m.n_offsets
         grads = self.grad_accum / self.grad_count.clamp_min(1)
         often = self.grad_count > c.grow_every * c.success_threshold * 0.5
@@ -171,7 +154,7 @@ class AnchorGrowth:
 
     @torch.no_grad()
     def prune(self, model: ScaffoldModel, optimizers: dict) -> None:
-        c, m = self, model
+        c, m = self.cfg, model
         judged = self.anchor_count > c.grow_every * c.success_threshold
         faint = (self.opacity_accum < c.prune_opacity * self.anchor_count) & judged
         all_masked = ~(torch.sigmoid(m.mask_logits) > m.mask_threshold).any(1).cpu()

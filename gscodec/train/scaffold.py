@@ -216,7 +216,7 @@ class ScaffoldTrainer:
             raise InputError("the dataset has no training views")
         self._order: list[int] = []
         self.bg = tuple(float(b) for b in dataset.background)
-        self.growth = AnchorGrowth.from_config(cfg)
+        self.growth = AnchorGrowth(self.cfg)
         self.growth.reset(self.model)
 
     # ---- set-up --------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from gscodec.codecs.ptc import layouts
 from gscodec.codecs.ptc.attributes import from_channels, to_channels
 from gscodec.codecs.ptc.config import PtcConfig, make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.positions import dequantize_positions, quantize_positions
-from gscodec.coding.stream import check_codec, header_fields
+from gscodec.coding.stream import header_fields
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
@@ -32,7 +33,7 @@ SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 
 
 @register_codec
-class PostTrainingCodec:
+class PostTrainingCodec(StreamCodec):
     name = "ptc"
     version = CODEC_VERSION
 
@@ -80,14 +81,11 @@ class PostTrainingCodec:
         self.last_stats = {"encode_seconds": time.perf_counter() - t0, "prune": prune_stats, "bytes": len(data)}
         return data
 
-    def decode(self, data: bytes) -> GaussianScene:
-        return self.decode_stream(data)
 
     # ---- decode ----------------------------------------------------------------------
     @classmethod
     def decode_stream(cls, data: bytes) -> GaussianScene:
-        header, sections = container.unpack(data)
-        check_codec(header, cls.name, CODEC_VERSION)
+        header, sections = cls.unpack(data)
         with header_fields(cls.name):
             cfg = PtcConfig.from_dict(header["config"])
             n, degree = int(header["count"]), int(header["sh_degree"])
