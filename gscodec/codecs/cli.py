@@ -14,8 +14,8 @@ def register(sub) -> None:
     s.add_argument("input", help="INRIA-layout 3DGS .ply")
     s.add_argument("-o", "--output", required=True, help="output .gsz")
     s.add_argument("--codec", default="ptc", help="codec name (default: ptc, post-training)")
-    s.add_argument("--preset", default="default", help="default | gsplat-png")
-    s.add_argument("--quality", type=int, default=3, help="1 (smallest) .. 5 (best), default 3")
+    s.add_argument("--preset", default=None, help="ptc: default | gsplat-png (default: default)")
+    s.add_argument("--quality", type=int, default=None, help="ptc, static-gscodec: 1 (smallest) .. 5 (best), default 3")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
     s.add_argument("--codebook-size", type=int, default=None, help="k-means codebook size for SH rest")
     s.add_argument("--sh-rest", choices=["kmeans", "scalar", "drop"], default=None,

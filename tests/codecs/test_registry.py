@@ -30,3 +30,15 @@ def test_train_quality_with_hac_is_one_line():
     r = subprocess.run([sys.executable, "-m", "gscodec.cli", "train", "builtin:16", "--codec", "hac", "--quality", "2",
                         "-o", "/nonexistent/run"], capture_output=True, text=True)
     assert r.returncode == 2 and "--quality does not apply to --codec hac" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_encode_with_a_codec_that_needs_training_is_one_line(tmp_path):
+    from gscodec.scene import GaussianScene, save_ply
+
+    save_ply(GaussianScene.random(20, sh_degree=0), tmp_path / "s.ply")
+    for codec, want in (("static-gscodec", "needs a scene trained with compression simulation"),
+                        ("hac", "anchor codecs encode an AnchorScene")):
+        r = subprocess.run([sys.executable, "-m", "gscodec.cli", "encode", str(tmp_path / "s.ply"), "--codec", codec,
+                            "-o", str(tmp_path / "o.gsz")], capture_output=True, text=True)
+        assert r.returncode == 2 and want in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "o.gsz").exists()
