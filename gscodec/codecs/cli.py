@@ -100,7 +100,8 @@ def cmd_decode(args) -> int:
 def cmd_eval(args) -> int:
     from gscodec.eval.compare import auto_orbit, compare_scenes, load_any
 
-    ref, test = load_any(args.reference), load_any(args.decoded)
+    # anchor streams stay anchors: their neural Gaussians are rendered per view (renderable seam)
+    ref, test = load_any(args.reference, keep_anchors=True), load_any(args.decoded, keep_anchors=True)
     background = (0.0, 0.0, 0.0)
     if args.cameras:
         from gscodec.data.load import load_dataset

@@ -49,9 +49,11 @@ def load_any(path: str | Path, *, keep_anchors: bool = False) -> LoadedScene:
     return LoadedScene(scene, path, len(data), time.perf_counter() - t0)
 
 
-def auto_orbit(scene: GaussianScene, n: int, resolution: int) -> list[Camera]:
+def auto_orbit(scene, n: int, resolution: int) -> list[Camera]:
     """n cameras on an orbit that frames the bulk of the scene (robust to stray splats)."""
-    xyz = scene.means.detach().cpu().float()
+    from gscodec.scene.renderable import renderable
+
+    xyz = renderable(scene).splats(None).means.detach().cpu().float()
     if len(xyz) == 0:
         raise InputError("cannot place orbit cameras around an empty scene")
     centre = xyz.median(0).values
@@ -111,17 +113,20 @@ def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: s
 def compare_scenes(ref: GaussianScene, test: GaussianScene, cameras: list[Camera], *,
                    background=(0.0, 0.0, 0.0), lpips_weights: str | None = None,
                    progress: bool = True) -> dict:
-    """Mean PSNR / SSIM (/ LPIPS) of `test` renders against `ref` renders."""
+    """Mean PSNR / SSIM (/ LPIPS) of `test` renders against `ref` renders; either may be any
+    scene the renderable seam knows (an anchor scene renders its neural Gaussians per view)."""
     from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
     from gscodec.render import render
+    from gscodec.scene.renderable import renderable
     from gscodec.utils.progress import progress_iter
 
+    ref, test = renderable(ref), renderable(test)
     psnrs, ssims, lps = [], [], []
     lpips_ok = True
     for cam in progress_iter(cameras, "rendering views", enabled=progress):
         with torch.no_grad():
-            a = render(ref, cam, background=background).image.clamp(0, 1)
-            b = render(test, cam, background=background).image.clamp(0, 1)
+            a = render(ref.splats(cam), cam, background=background).image.clamp(0, 1)
+            b = render(test.splats(cam), cam, background=background).image.clamp(0, 1)
         psnrs.append(float(psnr(b, a)))
         ssims.append(float(ssim(b, a)))
         if lpips_ok:

@@ -56,3 +56,21 @@ def test_viewer_page_shows_the_anchors(hac_gsz, chromium, tmp_path):
     # a 60-step model is still grey: the check is that the anchors' splats cover the page
     assert drawn_fraction(rgb) > 0.2, "no splats of the anchors in the screenshot"
     assert rgb.std() > 10, "blank screenshot"
+
+
+def test_eval_renders_the_anchors_not_the_export(hac_gsz, tmp_path, capsys):
+    """`gscodec eval` of an anchor stream against itself is lossless (same neural Gaussians);
+    against its SH-fitted PLY export it is not."""
+    import json
+
+    from gscodec.cli import main
+    from gscodec.codecs.registry import decode_to_gaussians
+    from gscodec.scene import save_ply
+
+    path, _ = hac_gsz
+    assert main(["eval", str(path), str(path), "--orbit", "2", "--resolution", "24", "--json", str(tmp_path / "a.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["psnr"] == float("inf")
+    save_ply(decode_to_gaussians(path.read_bytes(), sh_degree=1), tmp_path / "export.ply")
+    assert main(["eval", str(path), str(tmp_path / "export.ply"), "--orbit", "2", "--resolution", "24",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["psnr"] < 200
