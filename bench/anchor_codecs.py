@@ -66,6 +66,38 @@ def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
     return point
 
 
+def run_plain_3dgs(ds, args, work: Path) -> dict:
+    """Plain 3DGS on the same schedule (no simulation), coded by ptc: the reference for
+    'Scaffold-GS unquantized within 0.3 dB of 3DGS at the same iterations'."""
+    m = train_and_compress(ds, demo_train_config(args.iterations), work / "plain-3dgs", codec="ptc",
+                           progress=False).metrics
+    return {"psnr_uncompressed": m["uncompressed"]["psnr"], "psnr": m["compressed"]["psnr"],
+            "bytes": m["compressed"]["bytes"], "splats": m["splats"], "train_seconds": m["train_seconds"]}
+
+
+def summary_of(points: list[dict], meta: dict) -> dict:
+    """The figures #13 names: HAC's size over Static GSCodec's at matched PSNR (geometric mean
+    over HAC's points inside Static's PSNR span; None without overlap), the largest coded over
+    estimated bits of any group (%), HAC's unquantized Scaffold PSNR at its smallest λ minus plain
+    3DGS's, and the commit."""
+    hac = [p for p in points if p["label"] == REFERENCE]
+    static = [p for p in points if p["codec"] == "static-gscodec"]
+    ratios = [p["bytes"] / s for p in hac if (s := size_at(static, p["psnr"])) is not None]
+    over = [100 * (b["coded"] / b["estimated"] - 1) for p in hac for b in (p.get("bits") or {}).values()
+            if b.get("estimated")]
+    plain = meta.get("plain_3dgs")
+    least = min(hac, key=lambda p: p["lambda"]) if hac else None
+    return {
+        "scene": meta.get("scene", "builtin"),
+        "hac_over_static_size_at_matched_psnr": math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None,
+        "hac_over_static_ratios": ratios,
+        "max_coded_over_estimated_pct": max(over) if over else None,
+        "scaffold_minus_3dgs_psnr_db": (least["psnr_before_coding"] - plain["psnr_uncompressed"])
+        if least and plain else None,
+        "git_commit": meta.get("git_commit"),
+    }
+
+
 def size_at(points: list[dict], psnr: float) -> float | None:
     """log-size interpolated linearly in PSNR between the two nearest points; None outside."""
     pts = sorted(points, key=lambda p: p["psnr"])
@@ -184,6 +216,17 @@ def report(points: list[dict], meta: dict) -> str:
             parts = ", ".join(f"{g} coded {b['coded']:,} vs estimated {b['estimated']:,.0f} bits "
                               f"({100 * (b['coded'] / b['estimated'] - 1):+.2f}%)" for g, b in r["bits"].items())
             lines.append(f"- λ={r['lambda']}: {parts}")
+    sm, plain = meta.get("summary"), meta.get("plain_3dgs")
+    if plain:
+        lines += ["", f"Plain 3DGS on the same schedule (ptc): {plain['psnr_uncompressed']:.2f} dB unquantized, "
+                  f"{plain['psnr']:.2f} dB decoded, {plain['bytes']:,} B, {plain['splats']:,} splats."]
+    if sm:
+        fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+        lines += ["", "## Summary", "",
+                  f"- HAC / Static GSCodec size at matched PSNR: {fmt(sm['hac_over_static_size_at_matched_psnr'], '.2f')}",
+                  f"- largest coded over estimated bits: {fmt(sm['max_coded_over_estimated_pct'], '+.2f')}%",
+                  f"- Scaffold-GS unquantized minus plain 3DGS: {fmt(sm['scaffold_minus_3dgs_psnr_db'], '+.2f')} dB",
+                  f"- commit: {sm.get('git_commit')}"]
     if meta.get("notes"):
         lines += ["", "## Notes", "", meta["notes"]]
     return "\n".join(lines) + "\n"
@@ -203,7 +246,7 @@ def main() -> int:
     out = Path(args.out)
     if args.from_json:
         points, meta = load_results(args.from_json, "points")
-        return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)
+        return write_results(out, "points", points, meta, args.notes, plot_for(meta), report, summary_of(points, meta))
     torch.set_num_threads(os.cpu_count() or 1)
     ds = (load_builtin(resolution=args.resolution) if args.scene == "builtin"
           else load_dataset(args.scene, downscale=args.downscale))
@@ -217,11 +260,13 @@ def main() -> int:
             p = run_point(ds, entry, lam, args, work)
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
+    print("plain 3DGS (reference) ...", flush=True)
+    plain = run_plain_3dgs(ds, args, work) if not args.codecs else None
     cam = ds.cameras[ds.train_indices[0]]
     meta = run_meta("anchor_codecs.py", iterations=args.iterations, schedule=SCHEDULE, resolution=f"{cam.width}x{cam.height}",
                     numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
-                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz))
-    return write_results(out, "points", points, meta, args.notes, plot_for(meta), report)
+                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz), plain_3dgs=plain)
+    return write_results(out, "points", points, meta, args.notes, plot_for(meta), report, summary_of(points, meta))
 
 
 def scene_title(meta: dict, quote: str = "") -> str:

@@ -40,17 +40,22 @@ def git_commit() -> str:
 
 
 def write_results(out: Path, key: str, items: list[dict], meta: dict, notes: str | None,
-                  plot: Callable[[list[dict], Path], Path | None], report: Callable[[list[dict], dict], str]) -> int:
-    """OUT.png (plot), OUT.md (report, printed too) and OUT.json ({"meta", key: items})."""
+                  plot: Callable[[list[dict], Path], Path | None], report: Callable[[list[dict], dict], str],
+                  summary: dict | None = None) -> int:
+    """OUT.png (plot), OUT.md (report, printed too) and OUT.json ({"summary"?, "meta", key: items});
+    `summary` holds the figures the issue names, under its names (also in meta for the report)."""
     png = plot(items, out.with_suffix(".png"))
     if png is not None:
         meta["plot"] = png.name
     if notes:
         meta["notes"] = Path(notes).read_text().strip()
+    if summary is not None:
+        meta["summary"] = summary
     md = report(items, meta)
     print(md)
     atomic_write_text(out.with_suffix(".md"), md)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"meta": meta, key: items}, indent=2, default=str))
+    doc = ({"summary": summary} if summary is not None else {}) | {"meta": meta, key: items}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(doc, indent=2, default=str))
     return 0
 
 

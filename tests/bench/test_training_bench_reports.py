@@ -89,3 +89,15 @@ def test_ablation_report_directions_and_bd(ablation):
     curves = ablation.rd_curves(rows)
     assert [r["bytes"] for r in curves["Static GSCodec (λ)"]] == [80_000, 100_000, 130_000]
     assert "RD: Static GSCodec (λ) against 3DGS + ptc (quality) (3 and 3 points): BD-rate +" in md
+
+
+def test_anchor_summary_names_the_issue_figures(anchor):
+    hac = [_pt("HAC", 0.002, 31.0, 900, bits={"feature": {"coded": 1010, "estimated": 1000}}),
+           _pt("HAC", 0.004, 30.0, 800, bits={"feature": {"coded": 998, "estimated": 1000}})]
+    static = [dict(_pt("Static GSCodec", 0.002, 31.5, 1000), codec="static-gscodec"),
+              dict(_pt("Static GSCodec", 0.01, 29.5, 900), codec="static-gscodec")]
+    sm = anchor.summary_of(hac + static, {"plain_3dgs": {"psnr_uncompressed": 31.3}, "git_commit": "abc"})
+    assert sm["max_coded_over_estimated_pct"] == pytest.approx(1.0)
+    assert sm["scaffold_minus_3dgs_psnr_db"] == pytest.approx(31.1 - 31.3)  # HAC's smallest λ, unquantized
+    assert 0.8 < sm["hac_over_static_size_at_matched_psnr"] < 1.0 and sm["git_commit"] == "abc"
+    assert anchor.summary_of(hac, {})["hac_over_static_size_at_matched_psnr"] is None
