@@ -23,7 +23,6 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     rate term in the training loss), `hac` (the entropy model's config overrides), the rest goes
     to the codec. The codec names its entropy model (`model_class`, None: train without one)."""
     from gscodec.codecs import decode_bytes, get_codec
-    from gscodec.codecs.registry import codec_class
     from gscodec.data.images import save_image
     from gscodec.eval.compare import score_on_dataset
     from gscodec.models.scaffold_export import anchors_to_gaussians
@@ -41,7 +40,7 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
 
         cfg = dataclasses.replace(cfg, lambda_rate=float(lam)).validate()
     codec_obj = get_codec(codec, **codec_config)
-    cls = codec_class(codec)  # it names the entropy model and any phases of its own
+    cls = type(codec_obj)  # it names the entropy model and any phases of its own
     model_class = getattr(cls, "model_class", None)
     em = (model_class.for_scene(len(ds.points.xyz), cfg.feat_dim, cfg.n_offsets, model_over)
           if model_class is not None else None)
