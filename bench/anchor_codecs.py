@@ -239,6 +239,8 @@ def main() -> int:
     ap.add_argument("--scene", default="builtin", help="'builtin' or a dataset folder (COLMAP, NeRF-synthetic)")
     ap.add_argument("--downscale", type=int, default=1, help="image down-scale factor of a dataset folder")
     ap.add_argument("--codecs", nargs="*", help="labels to run (default: all)")
+    ap.add_argument("--lambdas", nargs="*", default=[], metavar="LABEL=λ,λ",
+                    help="other λ values for a codec, e.g. 'HAC=0.002,0.004' (a smaller sweep on a slow scene)")
     ap.add_argument("--out", default=str(RESULTS / "anchor_codecs"))
     ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
     ap.add_argument("--from-json", help="rebuild the report (and plot) from an earlier run's JSON, no training")
@@ -251,22 +253,38 @@ def main() -> int:
     ds = (load_builtin(resolution=args.resolution) if args.scene == "builtin"
           else load_dataset(args.scene, downscale=args.downscale))
     work = Path("runs") / "anchor_codecs" / re.sub(r"[^A-Za-z0-9]+", "-", ds.name or args.scene)
-    points = []
+    points, lambdas = [], parse_lambdas(args.lambdas)
     for entry in CODECS:
         if args.codecs and entry["label"] not in args.codecs:
             continue
-        for lam in entry["lambdas"]:
+        for lam in lambdas.get(entry["label"], entry["lambdas"]):
             print(f"{entry['label']} λ={lam} ...", flush=True)
             p = run_point(ds, entry, lam, args, work)
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
-    print("plain 3DGS (reference) ...", flush=True)
-    plain = run_plain_3dgs(ds, args, work) if not args.codecs else None
+    plain = None
+    if not args.codecs:
+        print("plain 3DGS (reference) ...", flush=True)
+        plain = run_plain_3dgs(ds, args, work)
     cam = ds.cameras[ds.train_indices[0]]
     meta = run_meta("anchor_codecs.py", iterations=args.iterations, schedule=SCHEDULE, resolution=f"{cam.width}x{cam.height}",
                     numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
                     f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz), plain_3dgs=plain)
     return write_results(out, "points", points, meta, args.notes, plot_for(meta), report, summary_of(points, meta))
+
+
+def parse_lambdas(items: list[str]) -> dict[str, list[float]]:
+    """['HAC=0.002,0.004'] -> {'HAC': [0.002, 0.004]}; a label that is no codec's is refused."""
+    labels, out = {e["label"] for e in CODECS}, {}
+    for item in items:
+        label, _, vals = item.partition("=")
+        if label not in labels or not vals:
+            raise SystemExit(f"--lambdas {item!r}: expected LABEL=λ[,λ...] with LABEL one of {sorted(labels)}")
+        try:
+            out[label] = [float(v) for v in vals.split(",")]
+        except ValueError:
+            raise SystemExit(f"--lambdas {item!r}: λ values must be numbers") from None
+    return out
 
 
 def scene_title(meta: dict, quote: str = "") -> str:

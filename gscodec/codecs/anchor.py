@@ -12,8 +12,8 @@ A method is a configuration of this class (a name, an entropy-model class, secti
                per group one u32-length frame per coding unit, in the model's decode order.
 Each unit's parameters come from the model as the decoder rebuilds it (from the stream
 alone) and the DECODED positions and values, in float64 on the CPU. A value is coded as
-r = round(y/Q) - round(mean/Q) under the unit's family (quantized Gaussian or Laplace,
-gscodec.coding.ans.FAMILIES) of mean mean/Q - round(mean/Q) and scale scale/Q: the same
+r = round(y/Q) - round(mean/Q) under the unit's family (quantized Gaussian, Laplace or
+Gaussian mixture, gscodec.coding.ans.FAMILIES) of mean mean/Q - round(mean/Q) and scale scale/Q: the same
 distribution shifted by an integer, so the symbol range stays small whatever Q is.
 Anchors whose offsets are all masked spawn nothing and are dropped before coding.
 """
@@ -53,21 +53,34 @@ MAX_RESIDUAL_RANGE = 1 << 24
 
 
 def _coder_params(prm: UnitParams, sel=None):
-    """(center, mean', std') flat: center = round(mean/Q) (int64), mean' = mean/Q - center,
-    std' = scale/Q; restricted to `sel` (flat bool) when given."""
-    mq, sq = prm.mean / prm.q, prm.scale / prm.q
-    center = np.round(mq)
-    mq, sq, center = mq.reshape(-1), sq.reshape(-1), center.reshape(-1)
+    """(center, means, scales, weights) per symbol: center = round(mean/Q) (int64; a mixture's
+    weighted mean), means = mean/Q - center, scales = scale/Q, flat ([n, M] for a mixture,
+    with its weights; weights None otherwise); restricted to `sel` (flat bool) when given."""
+    q = np.broadcast_to(prm.q, prm.shape)
+    if prm.weights is None:
+        mq, sq, w = prm.mean / q, prm.scale / q, None
+        center = np.round(mq)
+    else:
+        mq, sq = prm.mean / q[..., None], prm.scale / q[..., None]
+        tot = prm.weights.sum(-1)
+        center = np.round((prm.weights * mq).sum(-1) / np.where(tot > 0, tot, 1.0))
+        w = prm.weights.reshape(center.size, -1)
+    center = center.reshape(-1)
+    per = () if w is None else (-1,)  # a mixture keeps its component dim
+    mq, sq = mq.reshape(center.size, *per), sq.reshape(center.size, *per)
     if sel is not None:
-        mq, sq, center = mq[sel], sq[sel], center[sel]
-    return center.astype(np.int64), mq - center, sq
+        center, mq, sq = center[sel], mq[sel], sq[sel]
+        w = w[sel] if w is not None else None
+    rel = mq - (center if w is None else center[:, None])
+    return center.astype(np.int64), rel, sq, w
 
 
 def _estimated_bits(k: np.ndarray, prm: UnitParams, sel) -> float:
     """The training formula (the family's bin mass, floored likelihood) on the final symbols."""
-    q = np.broadcast_to(prm.q, prm.mean.shape)
+    q = np.broadcast_to(prm.q, prm.shape)
     t = [torch.from_numpy(np.array(a, np.float64)) for a in (k * q, prm.mean, prm.scale, q)]
-    b = -torch.log2(bin_likelihood(prm.family, *t)).numpy().reshape(-1)
+    w = None if prm.weights is None else torch.from_numpy(np.array(prm.weights, np.float64))
+    b = -torch.log2(bin_likelihood(prm.family, *t, weights=w)).numpy().reshape(-1)
     return float(b[sel].sum() if sel is not None else b.sum())
 
 
@@ -155,15 +168,15 @@ class AnchorCodec(StreamCodec):
             prm = cm.unit_params(u, ctx, decoded)
             sel = _offset_sel(mask[:, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
             k = np.round(ys[u.group][:, u.start : u.end] / prm.q)
-            center, mq, sq = _coder_params(prm, sel)
+            center, mq, sq, w = _coder_params(prm, sel)
             r = k.reshape(-1).astype(np.int64)
             r = (r[sel] if sel is not None else r) - center
             lo, hi = (int(r.min()), int(r.max())) if r.size else (0, 0)
             if hi - lo > MAX_RESIDUAL_RANGE:
                 raise InputError(f"{u.group}: symbol range {hi - lo} is beyond {MAX_RESIDUAL_RANGE}; the entropy "
                                  "model does not fit these values (train the model on this scene)")
-            frames[u.group].append(ans.encode_quantized(prm.family, r, mq, sq, lo, hi))
-            model_bits[u.group] += ans.estimate_bits_quantized(prm.family, r, mq, sq, lo, hi)
+            frames[u.group].append(ans.encode_quantized(prm.family, r, mq, sq, lo, hi, weights=w))
+            model_bits[u.group] += ans.estimate_bits_quantized(prm.family, r, mq, sq, lo, hi, weights=w)
             est[u.group] += _estimated_bits(k, prm, sel)
             ranges[u.group].append([lo, hi])
             symbols.setdefault(u.group, []).append(r)
@@ -282,11 +295,12 @@ class AnchorCodec(StreamCodec):
         for u in units:
             prm = cm.unit_params(u, ctx, decoded)
             sel = _offset_sel(mask[:, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
-            center, mq, sq = _coder_params(prm, sel)
+            center, mq, sq, w = _coder_params(prm, sel)
             lo, hi = ranges[u.group][u.index]
-            r = ans.decode_quantized(prm.family, payloads[u.group][u.index], mq, sq, lo, hi).astype(np.int64)
+            r = ans.decode_quantized(prm.family, payloads[u.group][u.index], mq, sq, lo, hi,
+                                     weights=w).astype(np.int64)
             symbols[u.group] = np.concatenate([symbols[u.group], r]) if u.group in symbols else r
-            qstep = np.broadcast_to(prm.q, prm.mean.shape).reshape(-1)
+            qstep = np.broadcast_to(prm.q, prm.shape).reshape(-1)
             vals = np.zeros(qstep.size, np.float64)
             if sel is None:
                 vals[:] = (r + center) * qstep

@@ -36,6 +36,8 @@ PRECISION = 24  # constriction's DefaultAnsCoder probability precision
 GRID = 2.0**16  # means/stds snapped to multiples of 1/GRID
 STD_MIN = 1.0 / 64  # a bin at 0.5/STD_MIN = 32 sigma already has mass < 2^-24: smaller buys nothing
 STD_MAX = 2.0**20
+TAIL_FLOOR = 2.0**-PRECISION  # the least probability the coder gives a symbol in range; the
+# training likelihoods floor there too (gscodec.entropy.gaussian), so the estimate is the cost
 MAX_ALPHABET = 1 << 20
 _FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
 
@@ -357,7 +359,19 @@ def _check_range(lo: int, hi: int) -> None:
         raise InputError(f"Gaussian symbol range [{lo}, {hi}] is invalid")
 
 
-FAMILIES = ("gaussian", "laplace")  # quantized distributions the coder understands
+FAMILIES = ("gaussian", "laplace", "gaussian-mixture")  # quantized distributions the coder understands
+
+
+def _mixture(family: str, weights):
+    """The mixture module when `family` is the mixture (weights required), else None."""
+    if family != "gaussian-mixture":
+        if weights is not None:
+            raise InputError(f"{family}: takes no mixture weights")
+        return None
+    if weights is None:
+        raise InputError("gaussian-mixture needs weights")
+    from gscodec.coding import mixture
+    return mixture
 
 
 def _family_model(family: str, lo: int, hi: int):
@@ -368,10 +382,13 @@ def _family_model(family: str, lo: int, hi: int):
     raise InputError(f"unknown distribution family {family!r}; the coder knows {FAMILIES}")
 
 
-def encode_quantized(family: str, symbols, means, scales, lo: int, hi: int) -> bytes:
+def encode_quantized(family: str, symbols, means, scales, lo: int, hi: int, weights=None) -> bytes:
     """Per-symbol quantized `family` distributions (mean, scale per symbol) on [lo, hi];
     outliers escape to lo-1/hi+1 and their raw int32 values are appended. Layout: u32 word
-    count, words, raw outliers. The Laplace scale is its `b` (variance 2 b^2)."""
+    count, words, raw outliers. The Laplace scale is its `b` (variance 2 b^2). The mixture
+    takes [n, M] weights, means and scales (gscodec.coding.mixture)."""
+    if (mix := _mixture(family, weights)) is not None:
+        return mix.encode_mixture(symbols, weights, means, scales, lo, hi)
     _check_range(lo, hi)
     model = _family_model(family, lo, hi)
     s = _int_symbols(symbols)
@@ -387,8 +404,10 @@ def encode_quantized(family: str, symbols, means, scales, lo: int, hi: int) -> b
     return struct.pack("<I", len(words)) + words_to_bytes(words) + raw
 
 
-def decode_quantized(family: str, data: bytes, means, scales, lo: int, hi: int) -> np.ndarray:
+def decode_quantized(family: str, data: bytes, means, scales, lo: int, hi: int, weights=None) -> np.ndarray:
     """Inverse of encode_quantized; n = len(means)."""
+    if (mix := _mixture(family, weights)) is not None:
+        return mix.decode_mixture(data, weights, means, scales, lo, hi)
     _check_range(lo, hi)
     model = _family_model(family, lo, hi)
     n = np.asarray(means).size
@@ -424,10 +443,12 @@ def _cdf(family: str, x: np.ndarray) -> np.ndarray:
     return np.where(x < 0, 0.5 * np.exp(np.minimum(x, 0)), 1 - 0.5 * np.exp(-np.maximum(x, 0)))
 
 
-def estimate_bits_quantized(family: str, symbols, means, scales, lo: int, hi: int) -> float:
+def estimate_bits_quantized(family: str, symbols, means, scales, lo: int, hi: int, weights=None) -> float:
     """Model bits (continuous-CDF approximation of constriction's quantized model: the tails
     are folded into the two edge bins, i.e. the escape symbols) plus 32 bits per escaped
-    outlier."""
+    outlier. For the mixture: the coder's exact cost."""
+    if (mix := _mixture(family, weights)) is not None:
+        return mix.estimate_bits_mixture(symbols, weights, means, scales, lo, hi)
     _check_range(lo, hi)
     _family_model(family, lo, hi)
     s = _int_symbols(symbols)
@@ -438,7 +459,7 @@ def estimate_bits_quantized(family: str, symbols, means, scales, lo: int, hi: in
     # mass of a bin as a difference of whichever tail is smaller (keeps far tails accurate)
     mass = np.where(lower + upper > 2 * m, _cdf(family, (m - lower) / sd) - _cdf(family, (m - upper) / sd),
                     _cdf(family, (upper - m) / sd) - _cdf(family, (lower - m) / sd))
-    p = np.maximum(mass, 2.0**-PRECISION)
+    p = np.maximum(mass, TAIL_FLOOR)
     return float(-np.log2(p).sum() + 32 * np.count_nonzero(c != s))
 
 

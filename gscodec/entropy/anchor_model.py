@@ -44,14 +44,21 @@ class CodingUnit:
 @dataclass
 class UnitParams:
     """The distribution of one unit, [N, end-start] float64 each (q broadcasts): `family`
-    ("gaussian" or "laplace", what gscodec.coding.ans codes) of `mean` and `scale` (the Laplace
-    scale is its b) quantized on the grid k * q. A Gaussian mixture (MoP) is not in the family
-    yet: it needs per-symbol tables (constriction's Categorical), left for the MoP issue."""
+    (one of gscodec.coding.ans.FAMILIES) of `mean` and `scale` (the Laplace scale is its b)
+    quantized on the grid k * q. "gaussian-mixture" adds a trailing component dim M to mean
+    and scale, and `weights` [N, end-start, M] (summing to 1 over M). Every family's bins are
+    floored at ans.TAIL_FLOOR, in training (entropy.gaussian.bin_likelihood) and coding."""
 
     mean: np.ndarray
     scale: np.ndarray
     q: np.ndarray
     family: str = "gaussian"
+    weights: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The symbols' shape [N, end-start]."""
+        return self.mean.shape[:-1] if self.weights is not None else self.mean.shape
 
 
 @dataclass

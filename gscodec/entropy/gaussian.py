@@ -2,7 +2,10 @@
 
 Why: HAC codes each anchor attribute y on a grid of step Q (Q itself predicted per anchor)
 with a Gaussian whose mean and scale come from the hash-grid context MLP. Training uses
-the bin mass Phi((y-mu+Q/2)/s) - Phi((y-mu-Q/2)/s), floored at 1e-6 as in HAC. At coding
+the bin mass Phi((y-mu+Q/2)/s) - Phi((y-mu-Q/2)/s), floored at ans.TAIL_FLOOR = 2^-24.
+HAC floors at 1e-6; we floor where the coder does (the least probability it gives a symbol),
+so a tail symbol costs in training what it costs in the file: with HAC's floor, symbols
+between 2^-24 and 1e-6 were charged ~20 bits but paid up to 24 (+0.6% on beer's scaling). At coding
 time the same bin is a unit bin on the integer grid k = y/Q under N(mu/Q, s/Q), which is
 what `ans.encode_gaussian` codes; those parameters are computed in float64 on the CPU
 (DESIGN.md determinism rules). The coder clamps s/Q to >= 1/64 (`ans.STD_MIN`) and snaps
@@ -22,7 +25,7 @@ from gscodec.coding import ans
 from gscodec.entropy.factorized import lower_bound
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
 
-LIKELIHOOD_BOUND = 1e-6
+LIKELIHOOD_BOUND = ans.TAIL_FLOOR
 SCALE_MIN = 1e-9
 
 
@@ -47,12 +50,25 @@ def laplace_likelihood(y, mean, scale, q) -> torch.Tensor:
     return lower_bound(tail(v - q / 2) - tail(v + q / 2), LIKELIHOOD_BOUND)
 
 
-def bin_likelihood(family: str, y, mean, scale, q) -> torch.Tensor:
+def mixture_likelihood(y, weights, mean, scale, q) -> torch.Tensor:
+    """Bin mass of a Gaussian mixture over [y - q/2, y + q/2]: weights, mean, scale carry the
+    components in a trailing dim (weights summing to 1 over it), y and q broadcast without
+    it; floored once, after mixing, as the coder does (gscodec.coding.mixture)."""
+    s = scale.clamp_min(SCALE_MIN)
+    y, q = y.unsqueeze(-1), (q.unsqueeze(-1) if isinstance(q, torch.Tensor) else q)
+    v = (y - mean).abs()
+    mass = (weights * (_phi(-(v - q / 2) / s) - _phi(-(v + q / 2) / s))).sum(-1)
+    return lower_bound(mass, LIKELIHOOD_BOUND)
+
+
+def bin_likelihood(family: str, y, mean, scale, q, weights=None) -> torch.Tensor:
     """The training formula of a coder family (gscodec.coding.ans.FAMILIES)."""
     if family == "gaussian":
         return GaussianConditional().likelihood(y, mean, scale, q)
     if family == "laplace":
         return laplace_likelihood(y, mean, scale, q)
+    if family == "gaussian-mixture":
+        return mixture_likelihood(y, weights, mean, scale, q)
     raise ValueError(f"unknown distribution family {family!r}")
 
 

@@ -70,6 +70,9 @@ SCALE_FLOOR = 1e-7  # exp-domain scales that round to <= 0 decode to this scale 
 MAX_HASH_BITS = 1 << 25  # a stream declaring a larger grid is refused
 
 
+SMALL_SCENE_POINTS = 50_000  # below: the small-scene sizes here and in train.anchor_run
+
+
 def default_config(n_points: int) -> dict:
     """HAC's published hash grid (2^13 x 12 levels + 3 planes of 2^15 x 4) costs ~1.9 Mbit
     before entropy coding: right for 100k+ anchors, the largest part of a small scene's file.
@@ -77,7 +80,7 @@ def default_config(n_points: int) -> dict:
     MLP (HAC's 100-wide one alone is ~93 KB in float32), a documented departure. Scaling is
     quantized in the exp (activated) domain with Q0 = 0.001, as HAC does."""
     base = {"scaling_domain": "exp"}
-    if n_points >= 50_000:
+    if n_points >= SMALL_SCENE_POINTS:
         return base
     return {**base, "grid3d_resolutions": [8, 12, 18, 27, 40, 60, 90], "grid3d_table_log2": 11,
             "grid2d_resolutions": [32, 64], "grid2d_table_log2": 11, "features_per_level": 2, "hidden": 32}

@@ -79,13 +79,13 @@ def _train_anchors(args, base: dict) -> int:
         raise InputError("--strategy applies to 3DGS training; Scaffold-GS grows anchors its own way")
     if args.quality is not None:
         raise InputError(f"--quality does not apply to --codec {args.codec}: its rate is set by --lambda")
-    cfg = scaffold_config_for(iterations, base)
     codec_config = {}
     if args.lambda_rate is not None:
         if args.lambda_rate < 0:
             raise InputError("--lambda must be >= 0")
         codec_config["lambda_rate"] = args.lambda_rate
     ds = load_dataset(args.dataset, downscale=args.downscale)
+    cfg = scaffold_config_for(iterations, base, n_points=len(ds.points.xyz))
     res = train_and_compress_anchors(ds, cfg, args.out, codec=args.codec, codec_config=codec_config,
                                      resume=args.resume, export_sh_degree=sh_degree)
     m = res.metrics

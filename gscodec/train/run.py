@@ -50,7 +50,8 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
             train_and_compress_anchors,
         )
 
-        return train_and_compress_anchors(ds, scaffold_config_for(train_cfg.iterations), out_dir, codec=codec,
+        cfg = scaffold_config_for(train_cfg.iterations, n_points=len(ds.points.xyz))
+        return train_and_compress_anchors(ds, cfg, out_dir, codec=codec,
                                           codec_config=codec_config, resume=resume, progress=progress,
                                           export_sh_degree=train_cfg.sh_degree)
     train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})  # refuses before any output

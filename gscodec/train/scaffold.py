@@ -395,7 +395,7 @@ class ScaffoldTrainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "entropy_model": self.entropy_model,
             "entropy_state": None if self.entropy_model is None else
-            {k: v.detach().cpu() for k, v in self.entropy_model.state_dict().items()},
+            {k: v.detach().cpu().clone() for k, v in self.entropy_model.state_dict().items()},
             "bounds_at_context": getattr(self, "_bounds_at_context", False),
             "stats": self.growth.state(),
             "rng": self.rng.getstate(),
@@ -428,12 +428,12 @@ class ScaffoldTrainer:
         with torch.no_grad():
             model.mask_logits.copy_(mst["mask_logits"])
         em = entropy_model if entropy_model is not None else st.get("entropy_model")
-        if em is not None and st.get("entropy_state") is not None:
-            em.load_state_dict(st["entropy_state"])
         phases = tuple(Phase(**p) for p in st["phases"]) if st.get("phases") else None
         t = cls(dataset, ScaffoldConfig.from_dict(st["config"]), out_dir, entropy_model=em, model=model, phases=phases)
         if em is not None and st.get("entropy_state") is not None:
-            em.load_state_dict(st["entropy_state"])  # the constructor set bounds; restore them
+            # after the constructor, which sets bounds from the anchors; the state is a copy (cloned
+            # at save), not the pickled model's own buffers, which the constructor just overwrote
+            em.load_state_dict(st["entropy_state"])
         if set(t.optimizers) != set(st["optimizers"]):
             raise InputError(f"{path}: checkpoint optimizers {sorted(st['optimizers'])} do not match this "
                              f"trainer's {sorted(t.optimizers)} (entropy model given or missing?)")

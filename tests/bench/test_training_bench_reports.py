@@ -101,3 +101,10 @@ def test_anchor_summary_names_the_issue_figures(anchor):
     assert sm["scaffold_minus_3dgs_psnr_db"] == pytest.approx(31.1 - 31.3)  # HAC's smallest λ, unquantized
     assert 0.8 < sm["hac_over_static_size_at_matched_psnr"] < 1.0 and sm["git_commit"] == "abc"
     assert anchor.summary_of(hac, {})["hac_over_static_size_at_matched_psnr"] is None
+
+
+def test_lambda_overrides_parse_and_refuse_unknown_labels(anchor):
+    assert anchor.parse_lambdas(["HAC=0.002,0.004"]) == {"HAC": [0.002, 0.004]}
+    for bad in ("MoP=0.1", "HAC=", "HAC=x"):
+        with pytest.raises(SystemExit, match="--lambdas"):
+            anchor.parse_lambdas([bad])

@@ -1,6 +1,6 @@
-"""A second anchor entropy model written on the interface alone: a factorized prior (one
-learned Gaussian per channel, fixed steps, no hash grid), and its codec, configured in three
-lines. Imported by test_anchor_framework.py and by the fresh process that decodes."""
+"""A second anchor entropy model written on the interface alone: a factorized prior (per
+channel one learned Gaussian, Laplace or two-Gaussian mixture, fixed steps, no hash grid),
+and its codec, configured in three lines. Imported by test_anchor_framework.py and by the fresh process that decodes."""
 import numpy as np
 import torch
 from torch import nn
@@ -20,15 +20,18 @@ from gscodec.entropy.gaussian import bin_likelihood
 from gscodec.simulate.quantize import simulate_quantization
 
 Q = {"feature": 1.0, "scaling": 0.05, "offsets": 0.1}
-FAMILY = {"feature": "gaussian", "scaling": "gaussian", "offsets": "laplace"}  # offsets: heavier tails
+FAMILY = {"feature": "gaussian", "scaling": "gaussian-mixture", "offsets": "laplace"}  # offsets: heavier tails
+M = {g: 2 if f == "gaussian-mixture" else 1 for g, f in FAMILY.items()}  # components per channel
 
 
 class ToyFactorized(AnchorEntropyModel):
     def __init__(self, feat_dim: int, n_offsets: int):
         super().__init__()
         self.feat_dim, self.n_offsets = feat_dim, n_offsets
-        self.mean = nn.ParameterDict({g: nn.Parameter(torch.zeros(d)) for g, d in self.dims.items()})
-        self.log_scale = nn.ParameterDict({g: nn.Parameter(torch.zeros(d)) for g, d in self.dims.items()})
+        spread = {g: torch.linspace(-1, 1, M[g]).expand(d, -1) for g, d in self.dims.items()}
+        self.mean = nn.ParameterDict({g: nn.Parameter(v.clone()) for g, v in spread.items()})
+        self.log_scale = nn.ParameterDict({g: nn.Parameter(torch.zeros_like(v)) for g, v in spread.items()})
+        self.logit = nn.ParameterDict({g: nn.Parameter(torch.zeros_like(v)) for g, v in spread.items()})
         self.phases_seen = []
 
     def on_phase(self, phase):
@@ -44,13 +47,20 @@ class ToyFactorized(AnchorEntropyModel):
             return AnchorRate(features, scaling, offsets)
         how = "noise" if self.training else "round"
         out = {g: simulate_quantization(y, Q[g], how) for g, y in ys.items()}
-        bits = {g: -torch.log2(bin_likelihood(FAMILY[g], out[g], self.mean[g], self.log_scale[g].exp(), Q[g])).sum()
+        bits = {g: -torch.log2(bin_likelihood(FAMILY[g], out[g], *self.params(g), Q[g], self.weights(g))).sum()
                 for g in GROUPS}
         rate = sum(bits.values()) / (len(features) * sum(self.dims.values())) if mode == "context" else None
         return AnchorRate(out["feature"], out["scaling"], out["offsets"].reshape(offsets.shape), bits, rate)
 
+    def params(self, g):
+        """mean, scale: [d] per channel, or [d, 2] for the mixture (with weights(g))."""
+        return (self.mean[g], self.log_scale[g].exp()) if M[g] > 1 else (self.mean[g][:, 0], self.log_scale[g][:, 0].exp())
+
+    def weights(self, g):
+        return self.logit[g].softmax(-1) if M[g] > 1 else None
+
     def tensors(self):
-        return [d[g] for d in (self.mean, self.log_scale) for g in GROUPS]
+        return [d[g] for d in (self.mean, self.log_scale, self.logit) for g in GROUPS]
 
     def coding_units(self):
         return [CodingUnit(g, 0, 0, d) for g, d in self.dims.items()]
@@ -59,21 +69,24 @@ class ToyFactorized(AnchorEntropyModel):
         return len(anchors)
 
     def unit_params(self, unit, context, decoded):
-        p = {k: getattr(self, k)[unit.group].detach().double().numpy()[None] for k in ("mean", "log_scale")}
-        return UnitParams(np.repeat(p["mean"], context, 0), np.repeat(np.exp(p["log_scale"]), context, 0),
-                          np.full((context, 1), Q[unit.group]), FAMILY[unit.group])
+        g = unit.group
+        with torch.no_grad():
+            mean, scale, w = (None if t is None else np.repeat(t.double().numpy()[None], context, 0)
+                              for t in (*self.params(g), self.weights(g)))
+        return UnitParams(mean, scale, np.full((context, 1), Q[g]), FAMILY[g], w)
 
     def stream_state(self, dtype):
-        w = torch.cat([t.detach().float() for t in self.tensors()])
+        w = torch.cat([t.detach().float().reshape(-1) for t in self.tensors()])
         return {"toy": [self.feat_dim, self.n_offsets]}, [Section("toy_prior", "raw-f32", w.numpy().astype("<f4").tobytes())]
 
     @classmethod
     def from_stream(cls, header, sections):
         m = cls(*header["toy"])
-        w = torch.from_numpy(raw_array(need(sections, "toy_prior"), "f4", (2 * sum(m.dims.values()),), "toy_prior").copy())
+        sizes = [t.numel() for t in m.tensors()]
+        w = torch.from_numpy(raw_array(need(sections, "toy_prior"), "f4", (sum(sizes),), "toy_prior").copy())
         with torch.no_grad():
-            for t, v in zip(m.tensors(), torch.split(w, [*m.dims.values()] * 2)):
-                t.copy_(v)
+            for t, v in zip(m.tensors(), torch.split(w, sizes)):
+                t.copy_(v.reshape(t.shape))
         return m.eval()
 
 

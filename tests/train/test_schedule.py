@@ -62,3 +62,11 @@ def test_a_rate_phase_that_never_begins_is_refused():
     with pytest.raises(InputError, match="never be trained"):
         ScaffoldConfig.scaled(100, noise_until=100).check_rate_phase("hac")
     ScaffoldConfig.scaled(30).check_rate_phase("hac")
+
+
+def test_anchor_runs_size_the_feature_for_the_scene():
+    from gscodec.train.anchor_run import scaffold_config_for
+
+    assert scaffold_config_for(1000, n_points=4000).feat_dim == 32  # small scene: smaller networks
+    assert scaffold_config_for(1000, n_points=100_000).feat_dim == 50  # HAC's
+    assert scaffold_config_for(1000, {"feat_dim": 50}, n_points=4000).feat_dim == 50  # explicit wins
