@@ -274,12 +274,15 @@ def main() -> int:
 
 
 def parse_lambdas(items: list[str]) -> dict[str, list[float]]:
-    """['HAC=0.002,0.004'] -> {'HAC': [0.002, 0.004]}; a label that is no codec's is refused."""
-    labels, out = {e["label"] for e in CODECS}, {}
+    """['HAC=0.002,0.004'] -> {'HAC': [0.002, 0.004]}; a codec is named by its label or its
+    registered name (static-gscodec); anything else is refused."""
+    names = {**{e["codec"]: e["label"] for e in CODECS}, **{e["label"]: e["label"] for e in CODECS}}
+    labels, out = sorted(names), {}
     for item in items:
-        label, _, vals = item.partition("=")
-        if label not in labels or not vals:
-            raise SystemExit(f"--lambdas {item!r}: expected LABEL=λ[,λ...] with LABEL one of {sorted(labels)}")
+        name, _, vals = item.partition("=")
+        label = names.get(name)
+        if label is None or not vals:
+            raise SystemExit(f"--lambdas {item!r}: expected NAME=λ[,λ...] with NAME one of {labels}")
         try:
             out[label] = [float(v) for v in vals.split(",")]
         except ValueError:

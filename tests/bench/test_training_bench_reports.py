@@ -104,7 +104,8 @@ def test_anchor_summary_names_the_issue_figures(anchor):
 
 
 def test_lambda_overrides_parse_and_refuse_unknown_labels(anchor):
-    assert anchor.parse_lambdas(["HAC=0.002,0.004"]) == {"HAC": [0.002, 0.004]}
+    assert anchor.parse_lambdas(["HAC=0.002,0.004", "static-gscodec=0.03"]) == {"HAC": [0.002, 0.004],
+                                                                                "Static GSCodec": [0.03]}
     for bad in ("MoP=0.1", "HAC=", "HAC=x"):
         with pytest.raises(SystemExit, match="--lambdas"):
             anchor.parse_lambdas([bad])
