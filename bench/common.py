@@ -21,7 +21,7 @@ def run_meta(script: str, **fields) -> dict:
     return {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f"python bench/{script} " + " ".join(sys.argv[1:]),
-            "loadavg_1min_end": round(os.getloadavg()[0], 2), "git_commit": git_commit(), **fields}
+            "loadavg_1min_end": round(os.getloadavg()[0], 2), "git_commit": START_COMMIT, **fields}
 
 
 def git_commit() -> str:
@@ -37,6 +37,9 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("+dirty" if dirty else "")
+
+
+START_COMMIT = git_commit()  # taken when the script starts: the code that runs, not the tree at its end
 
 
 def write_results(out: Path, key: str, items: list[dict], meta: dict, notes: str | None,

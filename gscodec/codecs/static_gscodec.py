@@ -11,7 +11,7 @@ The scene must carry the `CompressionSim` it was trained with (`scene.entropy_mo
   SH rest: the mask as bits, then a k-means codebook + labels for the splats that keep it.
 The encoder rebuilds the entropy models from the bytes it stores and codes with those, so
 encoder and decoder compute the coder's tables / Gaussian parameters from the same weights,
-in float64 on the CPU (DESIGN.md determinism).
+in float64 on the CPU (docs/determinism.md).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ factorized model.
 The grid is configurable and small by default: a 3DGS scene has one context query per
 splat and the grid's bits travel in the stream (HAC's 2M-entry grid would outweigh a small
 scene). Coding face: `coder_params` evaluates grid + MLP in float64 on the CPU from the
-decoded positions and the weights as stored, on both sides (DESIGN.md determinism).
+decoded positions and the weights as stored, on both sides (docs/determinism.md).
 """
 from __future__ import annotations
 

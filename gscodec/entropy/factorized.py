@@ -5,7 +5,7 @@ as CompressAI's EntropyBottleneck: each channel's CDF is sigmoid(f(y)) where f i
 monotone network (softplus-positive matrices, tanh gates with factors > -1), so any
 unimodal or multimodal density can be learned with a few dozen parameters per channel.
 
-Two faces (DESIGN.md): training -> likelihoods/bits of (noisy or STE-rounded) values;
+Two faces: training -> likelihoods/bits of (noisy or STE-rounded) values;
 coding -> `pmf_table(lo, hi)`: integer frequencies per channel, evaluated in float64 on
 the CPU from the parameters alone, so encoder and decoder rebuild the same table and the
 ANS coder's exact cost matches `bits()` at integer points.
@@ -122,7 +122,7 @@ class FactorizedEntropyModel(nn.Module):
         k = torch.arange(width, dtype=torch.float64)[None, None, :] + torch.as_tensor(lo, dtype=torch.float64)[:, None, None]
         mass = self._bin_mass(self._logits(k - 0.5, params), self._logits(k + 0.5, params)).squeeze(1).numpy()
         # snap to a 2^-40 grid: a last-ulp difference between machines' float64 maths then
-        # changes the integer table only if it straddles a grid point (DESIGN.md determinism)
+        # changes the integer table only if it straddles a grid point (docs/determinism.md)
         mass = np.round(mass * 2.0**40) / 2.0**40
         return [ans.quantize_pmf(np.maximum(mass[j, : hi[j] - lo[j] + 1], LIKELIHOOD_BOUND), total)
                 for j in range(self.channels)]

@@ -8,7 +8,7 @@ so a tail symbol costs in training what it costs in the file: with HAC's floor, 
 between 2^-24 and 1e-6 were charged ~20 bits but paid up to 24 (+0.6% on beer's scaling). At coding
 time the same bin is a unit bin on the integer grid k = y/Q under N(mu/Q, s/Q), which is
 what `ans.encode_gaussian` codes; those parameters are computed in float64 on the CPU
-(DESIGN.md determinism rules). The coder clamps s/Q to >= 1/64 (`ans.STD_MIN`) and snaps
+(docs/determinism.md). The coder clamps s/Q to >= 1/64 (`ans.STD_MIN`) and snaps
 mu/Q, s/Q to multiples of 2^-16: below that clamp its cost departs from bits() (there the
 bin mass is ~1 either way, so the difference is a fraction of a bit per symbol at most
 when the mean sits mid-bin).

@@ -7,7 +7,7 @@ scalar per group: Q = Q0 * (1 + tanh(adj)) (floored at q_min * Q0 so a saturated
 never gives a zero step). The bits are the Gaussian bin mass over [y - Q/2, y + Q/2]
 (GaussianConditional, likelihood floored at 1e-6, as HAC).
 
-Two faces (DESIGN.md):
+Two faces (as in CompressAI; docs/determinism.md for the coding face):
 * training: forward(..., mode) returns quantization-simulated attributes and bit estimates
   (float32, any device, differentiable);
 * coding: coder_inputs(anchors, features_hat) returns per-group (mean, scale, Q) in

@@ -51,7 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
+    import tomli as tomllib
 
 from gscodec.errors import InputError
 

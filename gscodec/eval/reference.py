@@ -7,7 +7,10 @@ A report adds them only for a dataset it has measured, as a separate "published"
 from __future__ import annotations
 
 import re
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
