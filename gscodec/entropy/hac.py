@@ -86,6 +86,15 @@ def default_config(n_points: int) -> dict:
             "grid2d_resolutions": [32, 64], "grid2d_table_log2": 11, "features_per_level": 2, "hidden": 32}
 
 
+def default_chunks(feat_dim: int) -> tuple[int, ...]:
+    """HAC's channel-context split (25, 10, 15 of 50) in proportion for any width (32 ->
+    16, 6, 10); below 10 channels one chunk (no channel context)."""
+    if feat_dim < 10:
+        return (feat_dim,)
+    a, b = round(feat_dim / 2), round(feat_dim / 5)
+    return (a, b, feat_dim - a - b)
+
+
 @dataclass
 class HacConfig:
     """HAC's published defaults; smaller grids for tests. q_min: floor of Q/Q0."""
@@ -103,7 +112,7 @@ class HacConfig:
     grid2d_resolutions: tuple = HAC_2D_RESOLUTIONS
     grid2d_table_log2: int = 15
     features_per_level: int = 4
-    feature_chunks: tuple | None = None  # None: HAC's (25, 10, 15) when feat_dim is 50, else one chunk
+    feature_chunks: tuple | None = None  # None: default_chunks(feat_dim), HAC's (25, 10, 15) at 50
     scaling_domain: str = "log"  # "log": code the stored log-scales; "exp": code exp(scaling) as HAC does
 
     def validate(self) -> HacConfig:
@@ -126,7 +135,7 @@ class HacConfig:
         if not 0 < self.rate_fraction <= 1:
             raise InputError(f"HacConfig.rate_fraction must lie in (0, 1], got {self.rate_fraction!r}")
         if self.feature_chunks is None:
-            self.feature_chunks = (25, 10, 15) if self.feat_dim == 50 else (self.feat_dim,)
+            self.feature_chunks = default_chunks(self.feat_dim)
         try:
             self.feature_chunks = tuple(int(c) for c in self.feature_chunks)
         except (TypeError, ValueError):

@@ -12,7 +12,7 @@ from gscodec.errors import InputError
 
 
 def small_cfg(**kw) -> HacConfig:
-    base = {"feat_dim": 16, "n_offsets": 4, "hidden": 32, "grid3d_resolutions": (4, 8, 16), "grid3d_table_log2": 9,
+    base = {"feat_dim": 16, "feature_chunks": (16,), "n_offsets": 4, "hidden": 32, "grid3d_resolutions": (4, 8, 16), "grid3d_table_log2": 9,
             "grid2d_resolutions": (8, 32), "grid2d_table_log2": 9}
     return HacConfig(**{**base, **kw})
 
@@ -166,7 +166,7 @@ def _randomize_chunk_mlps(m, scale=0.05):
             mlp[2].bias.normal_(0, scale)
 
 
-@pytest.mark.parametrize("fit,chunks,domain", [(True, None, "log"), (False, None, "log"), (True, (16, 8, 8), "exp")])
+@pytest.mark.parametrize("fit,chunks,domain", [(True, (32,), "log"), (False, (32,), "log"), (True, (16, 8, 8), "exp")])
 def test_estimate_equals_coder_cost(fit, chunks, domain):
     """The model's -log2 p of the final symbols vs the ANS coder's actual size."""
     cfg = small_cfg(feat_dim=32, n_offsets=5, feature_chunks=chunks, scaling_domain=domain)
@@ -186,7 +186,7 @@ def test_estimate_equals_coder_cost(fit, chunks, domain):
     qf = heads["feature"][2]
     fhat = np.round(f.double().numpy() / qf) * qf
     prm = m.coder_inputs(xyz, fhat, heads=heads)
-    if chunks is None:
+    if len(chunks) == 1:
         assert all(np.array_equal(a, b) for g in GROUPS for a, b in zip(prm[g], m.coder_inputs(xyz)[g]))
     else:
         with pytest.raises(InputError):
@@ -220,6 +220,9 @@ def test_channel_context_defaults_and_gradients():
     cfg = HacConfig(grid3d_resolutions=(4, 8), grid3d_table_log2=8, grid2d_resolutions=(8,), grid2d_table_log2=8)
     m = HacEntropyModel(cfg)
     assert m.cfg.feature_chunks == (25, 10, 15) and len(m.chunk_mlps) == 2
+    # other widths keep HAC's proportions (the small-scene 32-wide feature keeps its channel context)
+    assert HacConfig(feat_dim=32).validate().feature_chunks == (16, 6, 10)
+    assert HacConfig(feat_dim=8).validate().feature_chunks == (8,)
     assert m.mlp_nbytes() == 4 * m.cfg.mlp_param_count(m.context.out_dim) == 4 * m.cfg.mlp_param_count()
     with pytest.raises(InputError):
         HacConfig(feat_dim=16, feature_chunks=(8, 4)).validate()
