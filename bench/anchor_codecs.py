@@ -39,6 +39,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CODECS = [
     {"label": "HAC", "codec": "hac", "lambdas": [0.002, 0.004, 0.008]},
     {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01, 0.03]},
+    {"label": "Predict-GS", "codec": "predict-gs", "lambdas": [0.002, 0.004, 0.008]},
 ]
 REFERENCE = "HAC"
 SCHEDULE = "both 30k schedules scaled by gscodec.train.schedule; 3DGS as the demo, capped at 25k splats"
@@ -172,7 +173,9 @@ def _res(r) -> str:
 def report(points: list[dict], meta: dict) -> str:
     lines = [f"# Anchor codecs on {scene_title(meta, '`')} (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
-             f"{meta['loadavg_1min_end']}.",
+             f"{meta['loadavg_1min_end']}."
+             + "".join(f" Points added to those of `{m['command']}` ({m['date_utc']}, commit {str(m['git_commit'])[:12]})."
+                       for m in meta.get("merged_from") or []),
              f"Budget: {meta['iterations']} training iterations per point at {_res(meta['resolution'])}"
              f"{', ' + meta['views'] + ' views, ' + format(meta['initial_points'], ',') + ' initial points' if 'views' in meta else ''}"
              f" ({meta.get('schedule', SCHEDULE_BEFORE)}). Test views against "
@@ -244,6 +247,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS / "anchor_codecs"))
     ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
     ap.add_argument("--from-json", help="rebuild the report (and plot) from an earlier run's JSON, no training")
+    ap.add_argument("--merge", help="an earlier run's JSON (same scene and budget) whose points this run adds to "
+                                    "(a re-run (codec, λ) replaces its point); both runs' provenance is kept")
+    ap.add_argument("--plain", action="store_true", help="run the plain-3DGS reference even with --codecs")
     args = ap.parse_args()
     out = Path(args.out)
     if args.from_json:
@@ -254,6 +260,11 @@ def main() -> int:
           else load_dataset(args.scene, downscale=args.downscale))
     work = Path("runs") / "anchor_codecs" / re.sub(r"[^A-Za-z0-9]+", "-", ds.name or args.scene)
     points, lambdas = [], parse_lambdas(args.lambdas)
+    earlier, earlier_meta = load_results(args.merge, "points") if args.merge else ([], {})
+    if args.merge and (earlier_meta.get("iterations") != args.iterations
+                       or earlier_meta.get("scene") != (ds.name or args.scene)):
+        raise SystemExit(f"--merge {args.merge}: made on {earlier_meta.get('scene')} at "
+                         f"{earlier_meta.get('iterations')} iterations, not this run's")
     for entry in CODECS:
         if args.codecs and entry["label"] not in args.codecs:
             continue
@@ -262,14 +273,20 @@ def main() -> int:
             p = run_point(ds, entry, lam, args, work)
             print(f"    PSNR {p['psnr']:.2f} dB, {p['bytes']:,} B, {p['seconds']:.0f} s", flush=True)
             points.append(p)
-    plain = None
-    if not args.codecs:
+    plain = earlier_meta.get("plain_3dgs")
+    if not args.codecs or args.plain:
         print("plain 3DGS (reference) ...", flush=True)
         plain = run_plain_3dgs(ds, args, work)
+    fresh = {(p["label"], p["lambda"]) for p in points}
+    order = {e["label"]: i for i, e in enumerate(CODECS)}
+    points = sorted([p for p in earlier if (p["label"], p["lambda"]) not in fresh] + points,
+                    key=lambda p: (order.get(p["label"], len(order)), p["lambda"]))
+    merged = [{k: earlier_meta.get(k) for k in ("command", "git_commit", "date_utc")}] if args.merge else []
     cam = ds.cameras[ds.train_indices[0]]
     meta = run_meta("anchor_codecs.py", iterations=args.iterations, schedule=SCHEDULE, resolution=f"{cam.width}x{cam.height}",
                     numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
-                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz), plain_3dgs=plain)
+                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz), plain_3dgs=plain,
+                    merged_from=merged + earlier_meta.get("merged_from", []))
     return write_results(out, "points", points, meta, args.notes, plot_for(meta), report, summary_of(points, meta))
 
 

@@ -7,7 +7,9 @@ A method is a configuration of this class (a name, an entropy-model class, secti
   (model)      the entropy model's side information (`stream_state`: e.g. hash bits, weights)
   masks        offset masks: per slot two Bernoulli probabilities (header), chosen by the
                previous slot's bit of the same anchor; one ANS stream
-  mlp_decoder  scene.decoder_state (Scaffold's MLPs), float16 by default (`mlp_dtype`)
+  mlp_decoder  scene.decoder_state (Scaffold's MLPs), float16 by default (`mlp_dtype`); a
+               representation may send some of its networks to sections of their own
+               (DECODER_SECTIONS: network -> section, e.g. Predict-GS's feature pool)
   feature, scaling, offsets
                per group one u32-length frame per coding unit, in the model's decode order.
 Each unit's parameters come from the model as the decoder rebuilds it (from the stream
@@ -47,6 +49,7 @@ from gscodec.coding.stream import (
 from gscodec.entropy.anchor_model import GROUPS, AnchorEntropyModel, UnitParams
 from gscodec.entropy.gaussian import bin_likelihood
 from gscodec.errors import CorruptStreamError, InputError
+from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 
 MAX_RESIDUAL_RANGE = 1 << 24
@@ -97,11 +100,15 @@ def _offset_sel(mask: np.ndarray) -> np.ndarray:
 
 
 class AnchorCodec(StreamCodec):
-    """Subclass with: name, version, model_class, SECTION_GROUPS (and register_codec)."""
+    """Subclass with: name, version, model_class, SECTION_GROUPS (and register_codec); a
+    method with its own representation also sets representation_class (a registered
+    ScaffoldModel subclass: gscodec.models.scaffold.register_decoder)."""
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
     model_class: ClassVar[type[AnchorEntropyModel]]
+    representation_class: ClassVar[type[ScaffoldModel]] = ScaffoldModel
+    DECODER_SECTIONS: ClassVar[dict[str, str]] = {}  # network name -> its own section (default mlp_decoder)
     SECTION_GROUPS: ClassVar[dict[str, str]] = {"location": "location", "masks": "masks", "mlp_decoder": "MLPs",
                                                 "feature": "feature", "scaling": "scaling", "offsets": "offsets"}
     trains_with_compression = True
@@ -151,7 +158,9 @@ class AnchorCodec(StreamCodec):
         anchors_dec = dequantize_positions(q[order], bits, plo, phi)
 
         side_header, side_sections = model.stream_state(self.context_dtype)
-        mlp_dec, dec_table = pack_tensors(scene.decoder_state, self.mlp_dtype)
+        parts = self._split_state(scene.decoder_state)
+        mlp_dec, dec_table = pack_tensors(parts.pop("mlp_decoder", {}), self.mlp_dtype)
+        extra = {sec: pack_tensors(st, self.mlp_dtype) for sec, st in sorted(parts.items())}
         mask = scene.offset_mask.numpy().astype(bool)
         masks, slot_p = self._encode_masks(mask)
 
@@ -189,11 +198,13 @@ class AnchorCodec(StreamCodec):
             "feat_dim": scene.feat_dim, "n_offsets": scene.n_offsets, "position_bits": bits,
             "bounds": [plo.tolist(), phi.tolist()], **side_header, "mask_p": slot_p, "ranges": ranges,
             "mlp_dtype": self.mlp_dtype, "decoder_config": scene.decoder_config, "decoder_tensors": dec_table,
+            **({"decoder_sections": {sec: t for sec, (_, t) in extra.items()}} if extra else {}),
             "section_groups": self.SECTION_GROUPS,
         }
         f16 = "f16" if self.mlp_dtype == "float16" else "f32"
         sections = [Section("location", "morton-delta", loc), *side_sections,
-                    Section("masks", "ans-bernoulli-markov", masks), Section("mlp_decoder", f"raw-{f16}", mlp_dec)]
+                    Section("masks", "ans-bernoulli-markov", masks), Section("mlp_decoder", f"raw-{f16}", mlp_dec),
+                    *(Section(sec, f"raw-{f16}", d) for sec, (d, _) in extra.items())]
         sections += [Section(g, "ans-gauss-ctx", frame(frames[g], counted=False)) for g in GROUPS]
         data = container.pack(header, sections)
         self.last_symbols = {**{g: np.concatenate(v) for g, v in symbols.items()}, "masks": mask.copy(),
@@ -209,6 +220,13 @@ class AnchorCodec(StreamCodec):
             "sections": {s.name: len(s.data) for s in sections},
         }
         return data
+
+    def _split_state(self, state: dict) -> dict[str, dict]:
+        """decoder_state by section: a tensor 'net.param' goes where DECODER_SECTIONS sends net."""
+        parts: dict[str, dict] = {}
+        for name, t in state.items():
+            parts.setdefault(self.DECODER_SECTIONS.get(name.split(".")[0], "mlp_decoder"), {})[name] = t
+        return parts
 
     @staticmethod
     def _encode_masks(mask: np.ndarray) -> tuple[bytes, list]:
@@ -284,6 +302,14 @@ class AnchorCodec(StreamCodec):
         anchors = dequantize_positions(q, bits, plo, phi)
         mask = cls._decode_masks(need(sections, "masks"), slot_p, n, k)
         state = unpack_tensors(need(sections, "mlp_decoder"), header.get("decoder_tensors"))
+        extra = header.get("decoder_sections", {})
+        if not isinstance(extra, dict) or len(extra) > 8 or any(s in GROUPS or s == "mlp_decoder" for s in extra):
+            raise CorruptStreamError("decoder_sections is malformed")
+        for sec, table in extra.items():
+            part = unpack_tensors(need(sections, sec), table)
+            if set(part) & set(state):
+                raise CorruptStreamError(f"section {sec!r} repeats decoder tensors")
+            state.update(part)
         dcfg = header.get("decoder_config", {})
         if not isinstance(dcfg, dict):
             raise CorruptStreamError("decoder_config is not an object")

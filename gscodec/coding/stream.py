@@ -101,9 +101,13 @@ def unframe(data: bytes, what: str, count: int | None = None) -> list[bytes]:
 
 
 # ---- tensor tables (e.g. a decoder's MLPs) ---------------------------------------------------
+SIGN = "sign"  # stored dtype of a float tensor whose values are all +-1 (binarized tables): 1 bit each
+
+
 def pack_tensors(state: dict, float_dtype: str) -> tuple[bytes, list]:
-    """Tensors in sorted name order: floats as `float_dtype`, others raw. Returns (bytes,
-    table of [name, shape, stored dtype]) for the header."""
+    """Tensors in sorted name order: floats as `float_dtype` (as packed sign bits when every
+    value is exactly +-1, e.g. a binarized hash table), others raw. Returns (bytes, table of
+    [name, shape, stored dtype]) for the header."""
     if float_dtype not in ("float16", "float32"):
         raise InputError(f"MLP precision must be float16 or float32, got {float_dtype!r}")
     chunks, table = [], []
@@ -112,6 +116,10 @@ def pack_tensors(state: dict, float_dtype: str) -> tuple[bytes, list]:
         if not isinstance(t, torch.Tensor):
             raise InputError(f"tensor {name!r} is a {type(t).__name__}, not a tensor")
         t = t.detach().cpu()
+        if t.is_floating_point() and t.numel() and bool((t.abs() == 1).all()):
+            chunks.append(np.packbits((t.reshape(-1) > 0).numpy()).tobytes())
+            table.append([name, list(t.shape), SIGN])
+            continue
         if t.is_floating_point():
             dt = float_dtype
         else:
@@ -136,18 +144,23 @@ def unpack_tensors(data: bytes, table) -> dict[str, torch.Tensor]:
             shape = [int(s) for s in shape]
         except (TypeError, ValueError):
             raise CorruptStreamError(f"tensor entry {e!r} is malformed") from None
-        if not isinstance(name, str) or dt not in _DTYPES or len(shape) > 8 or any(s < 0 for s in shape):
+        if not isinstance(name, str) or (dt not in _DTYPES and dt != SIGN) or len(shape) > 8 or any(s < 0 for s in shape):
             raise CorruptStreamError(f"tensor entry {e!r} is invalid")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if count > MAX_TENSOR_VALUES:
             raise CorruptStreamError(f"tensor {name!r} declares {count} values")
-        nbytes = count * torch.empty(0, dtype=_DTYPES[dt]).element_size()
+        nbytes = (count + 7) // 8 if dt == SIGN else count * torch.empty(0, dtype=_DTYPES[dt]).element_size()
         specs.append((name, shape, dt, count, nbytes))
         total += nbytes
     if total != len(data):
         raise CorruptStreamError(f"tensor section holds {len(data)} bytes, the header declares {total}")
     out, off = {}, 0
     for name, shape, dt, count, nbytes in specs:
+        if dt == SIGN:
+            bits = np.unpackbits(np.frombuffer(data, np.uint8, count=nbytes, offset=off))[:count]
+            out[name] = torch.from_numpy(bits.astype(np.float32) * 2 - 1).reshape(shape)
+            off += nbytes
+            continue
         np_dt = np.dtype(bool) if dt == "bool" else np.dtype(dt).newbyteorder("<")
         a = np.frombuffer(data, np_dt, count=count, offset=off).astype(np_dt.newbyteorder("="))
         t = torch.from_numpy(a.copy()).reshape(shape)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +34,14 @@ MLP_NAMES = ("mlp_opacity", "mlp_cov", "mlp_color")
 DECODER_FORMAT = "scaffold-gs"
 DECODER_VERSION = 1
 MASK_ON, MASK_OFF = 10.0, -10.0  # logits standing for a decoded True / False mask
+DECODERS: dict[str, type] = {}  # decoder_config["format"] -> the model class that renders it
+
+
+def register_decoder(cls):
+    """Class decorator: `cls` (a ScaffoldModel subclass with its own FORMAT) renders anchor
+    scenes whose decoder_config names that format (e.g. Predict-GS's predicted features)."""
+    DECODERS[cls.FORMAT] = cls
+    return cls
 
 
 def default_voxel_size(xyz: np.ndarray) -> float:
@@ -90,13 +99,24 @@ def binarize_mask(logits: torch.Tensor, threshold: float = 0.01) -> torch.Tensor
     return ((s > threshold).to(s.dtype) - s).detach() + s
 
 
+@register_decoder
 class ScaffoldModel(nn.Module):
-    """Anchors (a buffer, never trained), per-anchor parameters and the three decoding MLPs."""
+    """Anchors (a buffer, never trained), per-anchor parameters and the three decoding MLPs.
+
+    Seams for methods that change the representation (a subclass, registered with
+    register_decoder under its own FORMAT): `networks()` lists the modules the trainer
+    optimizes and the stream stores, `decode(..., anchors=)` may use the anchor positions,
+    `_from_scene` rebuilds the subclass from plain data."""
+
+    FORMAT: ClassVar[str] = DECODER_FORMAT
+    VERSION: ClassVar[int] = DECODER_VERSION
 
     def __init__(self, anchors: torch.Tensor, features: torch.Tensor, scaling: torch.Tensor,
                  offsets: torch.Tensor, mask_logits: torch.Tensor, *, voxel_size: float,
                  use_dist: bool = False, hidden_dim: int | None = None, mask_threshold: float = 0.01,
-                 seed: int = 0):
+                 seed: int = 0, mlp_feat_dim: int | None = None):
+        """mlp_feat_dim: width of the feature the three MLPs read (default: the per-anchor
+        feature's; a subclass that predicts the feature from elsewhere sets its own)."""
         super().__init__()
         n, k = offsets.shape[:2]
         if anchors.shape != (n, 3) or scaling.shape != (n, 6) or features.shape[0] != n \
@@ -114,7 +134,7 @@ class ScaffoldModel(nn.Module):
         self.voxel_size = float(voxel_size)
         self.use_dist = bool(use_dist)
         self.mask_threshold = float(mask_threshold)
-        f = features.shape[1]
+        f = int(mlp_feat_dim or features.shape[1])
         self.hidden_dim = int(hidden_dim or f)
         n_in = f + 3 + int(self.use_dist)
         g = torch.random.fork_rng(devices=[])
@@ -170,6 +190,28 @@ class ScaffoldModel(nn.Module):
     def anchor_params(self) -> dict[str, nn.Parameter]:
         return {name: getattr(self, name) for name in ANCHOR_PARAMS}
 
+    def networks(self) -> dict[str, nn.Module]:
+        """The decoder's networks by name: what the trainer optimizes and decoder_state stores."""
+        return {name: getattr(self, name) for name in MLP_NAMES}
+
+    @classmethod
+    def coded_feat_dim(cls, feat_dim: int) -> int:
+        """Width of the per-anchor feature the entropy model codes, for a run's feat_dim."""
+        return feat_dim
+
+    def on_switches(self, on: frozenset) -> None:
+        """The training phases' switches now on (train.scaffold.Phase.turns_on); default: none used."""
+
+    def rate_term(self) -> torch.Tensor | None:
+        """Bits of the representation's own side information per coded anchor parameter, added
+        to the rate while the rate term is on (default: none)."""
+        return None
+
+    def network_lr(self, name: str, cfg) -> tuple[float, float]:
+        """(initial, final) learning rate of network `name` under a training config: its
+        lr_<name> and lr_<name>_final fields (a subclass names its own networks' rates)."""
+        return getattr(cfg, f"lr_{name}"), getattr(cfg, f"lr_{name}_final")
+
     def mask(self) -> torch.Tensor:
         """Binarized offset mask [N,k] (STE gradient to the logits)."""
         return binarize_mask(self.mask_logits, self.mask_threshold)
@@ -204,10 +246,11 @@ class ScaffoldModel(nn.Module):
 
     # ---- decoding ----------------------------------------------------------------------
     def decode(self, features: torch.Tensor, view_dirs: torch.Tensor,
-               dists: torch.Tensor | None = None):
+               dists: torch.Tensor | None = None, anchors: torch.Tensor | None = None):
         """Run the three MLPs for anchors seen from directions view_dirs [...,3] (unit, camera ->
         anchor) -> (opacity [...,k] in (-1,1), scale factor [...,k,3] in (0,1),
-        quats [...,k,4] unit, colours [...,k,3])."""
+        quats [...,k,4] unit, colours [...,k,3]). `anchors` ([...,3], the positions of the
+        anchors the features belong to) is unused here; a subclass may decode from it."""
         k = self.n_offsets
         x = [features, view_dirs]
         if self.use_dist:
@@ -240,7 +283,7 @@ class ScaffoldModel(nn.Module):
         centre = torch.as_tensor(camera.center, dtype=anc.dtype, device=anc.device)
         view = anc - centre
         dist = view.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        opacity, sfac, quats, color = self.decode(feat, view / dist, dist[:, 0])
+        opacity, sfac, quats, color = self.decode(feat, view / dist, dist[:, 0], anchors=anc)
         opacity = opacity * mask
         k = self.n_offsets
         scales = scal[:, None, 3:].exp() * sfac * mask[..., None]
@@ -277,15 +320,15 @@ class ScaffoldModel(nn.Module):
 
     # ---- plain data ----------------------------------------------------------------------
     def decoder_config(self) -> dict:
-        return {"format": DECODER_FORMAT, "version": DECODER_VERSION, "feat_dim": self.feat_dim,
+        return {"format": self.FORMAT, "version": self.VERSION, "feat_dim": self.feat_dim,
                 "n_offsets": self.n_offsets, "hidden_dim": self.hidden_dim, "use_dist": self.use_dist,
                 "voxel_size": self.voxel_size, "mask_threshold": self.mask_threshold,
                 "mlps": {"mlp_opacity": "linear-relu-linear-tanh", "mlp_cov": "linear-relu-linear",
                          "mlp_color": "linear-relu-linear-sigmoid"}}
 
     def decoder_state(self) -> dict[str, torch.Tensor]:
-        return {f"{name}.{k}": v.detach().clone() for name in MLP_NAMES
-                for k, v in getattr(self, name).state_dict().items()}
+        return {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
+                for k, v in net.state_dict().items()}
 
     @torch.no_grad()
     def to_anchor_scene(self) -> AnchorScene:
@@ -297,15 +340,24 @@ class ScaffoldModel(nn.Module):
 
     @classmethod
     def from_anchor_scene(cls, scene: AnchorScene) -> ScaffoldModel:
-        """Rebuild the module from plain data (a decoded stream needs nothing else)."""
+        """Rebuild the module from plain data (a decoded stream needs nothing else): the class
+        registered for the scene's decoder format (this one, or a subclass of it)."""
         scene.check()
+        fmt = scene.decoder_config.get("format")
+        impl = DECODERS.get(fmt) if isinstance(fmt, str) else None
+        if impl is None or not issubclass(impl, cls):
+            known = sorted(k for k, v in DECODERS.items() if issubclass(v, cls))
+            raise InputError(f"AnchorScene decoder_config is not a Scaffold-GS decoder this gscodec knows "
+                             f"(format {fmt!r}; known: {', '.join(known)})")
+        return impl._from_scene(scene)
+
+    @classmethod
+    def _from_scene(cls, scene: AnchorScene) -> ScaffoldModel:
+        """from_anchor_scene for this FORMAT (the scene is checked): the three MLPs' config."""
         cfg = scene.decoder_config
-        if cfg.get("format") != DECODER_FORMAT:
-            raise InputError(f"AnchorScene decoder_config is not a Scaffold-GS decoder "
-                             f"(format {cfg.get('format')!r}, expected {DECODER_FORMAT!r})")
-        if int(cfg.get("version", 0)) > DECODER_VERSION:
-            raise InputError(f"Scaffold-GS decoder version {cfg.get('version')} is newer than this "
-                             f"gscodec reads ({DECODER_VERSION})")
+        if int(cfg.get("version", 0)) > cls.VERSION:
+            raise InputError(f"{cls.FORMAT} decoder version {cfg.get('version')} is newer than this "
+                             f"gscodec reads ({cls.VERSION})")
         if cfg.get("feat_dim") != scene.feat_dim or cfg.get("n_offsets") != scene.n_offsets:
             raise InputError(f"decoder_config (feat_dim {cfg.get('feat_dim')}, n_offsets {cfg.get('n_offsets')}) "
                              f"disagrees with the scene's tensors ({scene.feat_dim}, {scene.n_offsets})")
@@ -314,22 +366,25 @@ class ScaffoldModel(nn.Module):
         m = cls(scene.anchors, scene.features, scene.scaling, scene.offsets, logits,
                 voxel_size=float(cfg.get("voxel_size", 0.01)), use_dist=bool(cfg.get("use_dist", False)),
                 hidden_dim=int(cfg.get("hidden_dim", scene.feat_dim)), mask_threshold=thr)
-        want = {f"{name}.{k}" for name in MLP_NAMES for k in getattr(m, name).state_dict()}
-        have = set(scene.decoder_state)
+        m.load_networks(scene.decoder_state)
+        return m.to(scene.anchors.device)
+
+    def load_networks(self, state: dict[str, torch.Tensor]) -> None:
+        """Load decoder_state into networks(), refusing missing, unexpected or misshapen tensors."""
+        nets = self.networks()
+        want = {f"{name}.{k}" for name, net in nets.items() for k in net.state_dict()}
+        have = set(state)
         if want != have:
             raise InputError(f"decoder_state does not match the decoder: missing {sorted(want - have)}, "
                              f"unexpected {sorted(have - want)}")
-        for name in MLP_NAMES:
-            sub = getattr(m, name)
-            own = sub.state_dict()
-            state = {}
-            for k, v in own.items():
-                w = scene.decoder_state[f"{name}.{k}"]
+        for name, sub in nets.items():
+            loaded = {}
+            for k, v in sub.state_dict().items():
+                w = state[f"{name}.{k}"]
                 if tuple(w.shape) != tuple(v.shape):
                     raise InputError(f"decoder_state {name}.{k} has shape {list(w.shape)}, expected {list(v.shape)}")
-                state[k] = w.float()
-            sub.load_state_dict(state)
-        return m.to(scene.anchors.device)
+                loaded[k] = w.float()
+            sub.load_state_dict(loaded)
 
 
 class _Viewpoint:

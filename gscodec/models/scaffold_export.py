@@ -136,7 +136,8 @@ def anchors_to_gaussians(scene: AnchorScene, sh_degree: int = 3, *, cameras=None
             vdir = dirs_inf[None].expand(B, D, 3)
             dist = torch.full((B, D), float(view_distance))
             sh_dirs = dirs_inf[None, None].expand(B, k, D, 3)
-        opac, sfac, quats, color = model.decode(feat[:, None].expand(B, D, feat.shape[1]), vdir, dist)
+        opac, sfac, quats, color = model.decode(feat[:, None].expand(B, D, feat.shape[1]), vdir, dist,
+                                                anchors=anc[:, None].expand(B, D, 3))
         w = opac.clamp_min(0) * msk[:, None, :]                                        # [B,D,k]
         if opacity_rule == "mean":
             opacity = w.mean(1)                                                        # [B,k]

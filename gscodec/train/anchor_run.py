@@ -21,13 +21,16 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
                                export_sh_degree: int = 3):
     """cfg: a ScaffoldConfig (or a dict of its fields). codec_config: `lambda_rate` (λ of the
     rate term in the training loss), `hac` (the entropy model's config overrides), the rest goes
-    to the codec. The codec names its entropy model (`model_class`, None: train without one)."""
+    to the codec. The codec names what the run trains: its representation (`representation_class`,
+    default ScaffoldModel), its entropy model (`model_class`, None: train without one) and the
+    phases it adds (`training_phases`)."""
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
     from gscodec.eval.compare import score_on_dataset
     from gscodec.models.scaffold_export import anchors_to_gaussians
     from gscodec.scene import save_ply
     from gscodec.train.run import RunResult, _jsonable, side_by_side
+    from gscodec.models.scaffold import ScaffoldModel
     from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
 
     codec_config = dict(codec_config or {})
@@ -42,9 +45,11 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     codec_obj = get_codec(codec, **codec_config)
     cls = type(codec_obj)  # it names the entropy model and any phases of its own
     model_class = getattr(cls, "model_class", None)
-    em = (model_class.for_scene(len(ds.points.xyz), cfg.feat_dim, cfg.n_offsets, model_over)
+    rep = getattr(cls, "representation_class", ScaffoldModel)
+    em = (model_class.for_scene(len(ds.points.xyz), rep.coded_feat_dim(cfg.feat_dim), cfg.n_offsets, model_over)
           if model_class is not None else None)
     phases = cfg.phases(cls.training_phases(cfg) if hasattr(cls, "training_phases") else ())
+    view_scale = cls.training_view_scale(cfg) if hasattr(cls, "training_view_scale") else None
     if getattr(codec_obj, "trains_with_compression", False):
         cfg.check_rate_phase(codec, phases)  # before any output
     out = Path(out_dir)
@@ -53,7 +58,8 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     if resume and ckpt.is_file():
         trainer = ScaffoldTrainer.resume(ds, ckpt, out)
     else:
-        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=em, phases=phases)
+        trainer = ScaffoldTrainer(ds, cfg, out, entropy_model=em, phases=phases, model_class=rep,
+                                  view_scale=view_scale)
     t0 = time.perf_counter()
     # ends with the trainer's own evaluation: the model as training sees it (attributes rounded to
     # its steps, float32 MLPs); the decoded file should match it up to the MLP precision and anchor grid

@@ -25,7 +25,7 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
-from gscodec.models.scaffold import MLP_NAMES, ScaffoldModel
+from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
 from gscodec.train.anchor_growth import AnchorGrowth
@@ -37,17 +37,22 @@ SCHEDULE_FIELDS = ("plain_until", "noise_until", "stat_start", "grow_from", "gro
 
 @dataclass(frozen=True)
 class Phase:
-    """From step `start` until the next phase the entropy model runs in `mode` (plain | noise |
-    context); `name` is the method's name for it. A method adds phases (e.g. Predict-GS's
-    residual at 5k) instead of editing the trainer; the entropy model hears of each new phase
-    through `on_phase(phase)`."""
+    """From step `start` on: the entropy model runs in `mode` (plain | noise | context; None
+    keeps the mode of the phase before) and the switches in `turns_on` are on for good (e.g.
+    Predict-GS's "residual"). `name` is the method's name for it. A method adds phases
+    instead of editing the trainer; the entropy model hears of each new phase through
+    `on_phase(phase)`, the representation of the switches through `on_switches(set)`."""
 
     start: int
     name: str
-    mode: str = "context"
+    mode: str | None = None
+    turns_on: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "turns_on", tuple(self.turns_on))  # a list from a checkpoint's JSON
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "turns_on": list(self.turns_on)}
 
 
 def active_phase(phases: tuple[Phase, ...], step: int) -> Phase:
@@ -57,6 +62,40 @@ def active_phase(phases: tuple[Phase, ...], step: int) -> Phase:
         if p.start <= step:
             current = p
     return current
+
+
+def active_mode(phases: tuple[Phase, ...], step: int) -> str:
+    """The entropy-model mode at `step`: that of the last started phase that names one."""
+    modes = [p.mode for p in phases if p.start <= step and p.mode is not None]
+    return modes[-1] if modes else "plain"
+
+
+def switches(phases: tuple[Phase, ...], step: int) -> frozenset[str]:
+    """Everything the phases started by `step` have turned on."""
+    return frozenset(x for p in phases if p.start <= step for x in p.turns_on)
+
+
+@dataclass(frozen=True)
+class ViewScale:
+    """Training views down-scaled by a factor going from `start` to 1.0 over the first
+    `steps` steps (then 1.0), cosine-annealed as Predict-GS (eq. 6) or linearly; the ground
+    truth is resized bilinearly. A schedule of the run, like the phases."""
+
+    start: float
+    steps: int
+    shape: str = "cosine"
+
+    def __post_init__(self):
+        if not 0 < self.start <= 1 or self.steps < 0 or self.shape not in ("cosine", "linear", "none"):
+            raise InputError(f"ViewScale needs 0 < start <= 1, steps >= 0 and shape cosine|linear|none, got {self}")
+
+    def at(self, step: int) -> float:
+        if self.shape == "none" or step >= self.steps:
+            return 1.0
+        t = step / max(self.steps, 1)
+        if self.shape == "linear":
+            return self.start + (1.0 - self.start) * t
+        return 1.0 + 0.5 * (self.start - 1.0) * (1 + math.cos(math.pi * t))
 
 
 @dataclass
@@ -151,7 +190,7 @@ class ScaffoldConfig:
     def check_rate_phase(self, codec: str, phases: tuple[Phase, ...] | None = None) -> ScaffoldConfig:
         """Refuse, before training, a schedule whose rate phase (entropy model + rate, what
         codec `codec` codes with) would never begin."""
-        starts = [p.start for p in (phases or self.phases()) if p.mode == "context"]
+        starts = [p.start for p in (phases or self.phases()) if p.mode == "context"]  # the first context phase
         if not starts or min(starts) >= self.iterations:
             first = min(starts) if starts else None
             raise InputError(f"{codec}: the entropy model's phase starts at step {first} but training ends "
@@ -187,18 +226,24 @@ class ScaffoldTrainer:
 
     def __init__(self, dataset: Dataset, cfg: ScaffoldConfig, out_dir: str | Path | None = None,
                  entropy_model: torch.nn.Module | None = None, model: ScaffoldModel | None = None,
-                 phases: tuple[Phase, ...] | None = None):
-        """phases: the schedule as data (default cfg.phases(): HAC's plain, noise, context)."""
+                 phases: tuple[Phase, ...] | None = None, model_class: type[ScaffoldModel] = ScaffoldModel,
+                 view_scale: ViewScale | None = None):
+        """phases: the schedule as data (default cfg.phases(): HAC's plain, noise, context);
+        model_class: the representation built from the points when `model` is not given (a
+        ScaffoldModel subclass, e.g. one that predicts features; its networks() are trained);
+        view_scale: down-scaled training views early on (None: full resolution throughout)."""
         self.ds = dataset.check()
         self.cfg = cfg.validate()
         self.phases = tuple(phases) if phases else cfg.phases()
         self._last_phase: Phase | None = None
+        self._last_switches: frozenset | None = None
+        self.view_scale = view_scale
         self.out = Path(out_dir) if out_dir else None
         self.device = torch.device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
         self.extent = dataset.scene_extent()
-        self.model = model or ScaffoldModel.from_points(
+        self.model = model or model_class.from_points(
             dataset.points, voxel_size=cfg.voxel_size or None, feat_dim=cfg.feat_dim, n_offsets=cfg.n_offsets,
             use_dist=cfg.use_dist, max_points=cfg.max_init_points, init_mask_logit=cfg.init_mask_logit,
             mask_threshold=cfg.mask_threshold, seed=cfg.seed)
@@ -226,8 +271,8 @@ class ScaffoldTrainer:
                "mask_logits": c.lr_mask}
         opts = {n: torch.optim.Adam([{"params": [p], "lr": lr0[n], "name": n}], eps=1e-15)
                 for n, p in m.anchor_params().items()}
-        for n in MLP_NAMES:
-            opts[n] = torch.optim.Adam(getattr(m, n).parameters(), lr=getattr(c, "lr_" + n), eps=1e-15)
+        for n, net in m.networks().items():
+            opts[n] = torch.optim.Adam(net.parameters(), lr=m.network_lr(n, c)[0], eps=1e-15)
         if self.entropy_model is not None and any(p.requires_grad for p in self.entropy_model.parameters()):
             opts["entropy"] = torch.optim.Adam(self.entropy_model.parameters(), lr=c.lr_entropy, eps=1e-15)
         return opts
@@ -236,8 +281,8 @@ class ScaffoldTrainer:
         c, s, T = self.cfg, self.step, self.cfg.iterations
         lrs = {"offsets": _exp_lr(s, T, c.lr_offsets, c.lr_offsets_final) * self.extent,
                "mask_logits": _exp_lr(s, T, c.lr_mask, c.lr_mask_final)}
-        for n in MLP_NAMES:
-            lrs[n] = _exp_lr(s, T, getattr(c, "lr_" + n), getattr(c, f"lr_{n}_final"))
+        for n in self.model.networks():
+            lrs[n] = _exp_lr(s, T, *self.model.network_lr(n, c))
         if "entropy" in self.optimizers:
             lrs["entropy"] = _exp_lr(s - c.noise_until, T - c.noise_until, c.lr_entropy, c.lr_entropy_final)
         for n, lr in lrs.items():
@@ -263,6 +308,9 @@ class ScaffoldTrainer:
 
     def phase(self, step: int | None = None) -> str:
         return self.active(step).name
+
+    def mode(self, step: int | None = None) -> str:
+        return active_mode(self.phases, self.step if step is None else step)
 
     # ---- compression simulation ----------------------------------------------------------
     def simulate(self, mode: str, sample: torch.Tensor | None = None):
@@ -292,7 +340,8 @@ class ScaffoldTrainer:
             if self.entropy_model is not None and hasattr(self.entropy_model, "on_phase"):
                 self.entropy_model.on_phase(phase)
             self._last_phase = phase
-        mode = phase.mode
+        self._apply_switches()
+        mode = self.mode()
         if mode == "context" and self.entropy_model is not None and not getattr(self, "_bounds_at_context", False):
             self._set_bounds()  # anchors grew since the start: span them as they are now
             self._bounds_at_context = True
@@ -301,8 +350,7 @@ class ScaffoldTrainer:
             self.entropy_model.train()
         self._update_lrs()
         idx = self._next_camera()
-        cam = self.ds.cameras[idx]
-        gt = self.ds.image(idx).to(self.device)
+        cam, gt = self._view(idx)
         sample = None
         if mode == "context" and self.entropy_model is not None and hasattr(self.entropy_model, "rate_sample"):
             sample = self.entropy_model.rate_sample(len(m), device=self.device)
@@ -318,6 +366,8 @@ class ScaffoldTrainer:
             loss = loss + cfg.lambda_volume * ng.scales.prod(dim=1).mean()
         if cfg.lambda_mask:
             loss = loss + cfg.lambda_mask * m.mask_loss()
+        if rate is not None and (extra := m.rate_term()) is not None:
+            rate = rate + extra  # the representation's own coded side information (e.g. a feature pool)
         if rate is not None and cfg.lambda_rate:
             loss = loss + cfg.lambda_rate * rate
         if loss.requires_grad:  # False only when nothing is in view and no regularizer is on
@@ -333,6 +383,23 @@ class ScaffoldTrainer:
         if bits:
             stats["bits"] = {k: float(v.detach()) for k, v in bits.items()}
         return stats
+
+    def _apply_switches(self) -> None:
+        sw = switches(self.phases, self.step)
+        if sw != self._last_switches:
+            self.model.on_switches(sw)
+            self._last_switches = sw
+
+    def _view(self, idx: int):
+        """Camera and ground truth of training view idx at this step's scale (bilinear)."""
+        cam, gt = self.ds.cameras[idx], self.ds.image(idx).to(self.device)
+        s = self.view_scale.at(self.step) if self.view_scale is not None else 1.0
+        if s >= 1.0:
+            return cam, gt
+        small = cam.scaled(1.0 / s)
+        gt = torch.nn.functional.interpolate(gt.permute(2, 0, 1)[None], size=(small.height, small.width),
+                                             mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+        return small, gt
 
     # ---- growing and pruning: the strategy's (train/anchor_growth.py) -------------------------
     @torch.no_grad()
@@ -350,7 +417,8 @@ class ScaffoldTrainer:
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}
-        m, mode = self.model, self.active().mode if quantized else "plain"
+        self._apply_switches()
+        m, mode = self.model, self.mode() if quantized else "plain"
         m.eval()
         if self.entropy_model is not None:
             self.entropy_model.eval()
@@ -397,6 +465,7 @@ class ScaffoldTrainer:
             "entropy_state": None if self.entropy_model is None else
             {k: v.detach().cpu().clone() for k, v in self.entropy_model.state_dict().items()},
             "bounds_at_context": getattr(self, "_bounds_at_context", False),
+            "view_scale": None if self.view_scale is None else dataclasses.asdict(self.view_scale),
             "stats": self.growth.state(),
             "rng": self.rng.getstate(),
             "order": list(self._order),
@@ -429,7 +498,9 @@ class ScaffoldTrainer:
             model.mask_logits.copy_(mst["mask_logits"])
         em = entropy_model if entropy_model is not None else st.get("entropy_model")
         phases = tuple(Phase(**p) for p in st["phases"]) if st.get("phases") else None
-        t = cls(dataset, ScaffoldConfig.from_dict(st["config"]), out_dir, entropy_model=em, model=model, phases=phases)
+        vs = ViewScale(**st["view_scale"]) if st.get("view_scale") else None
+        t = cls(dataset, ScaffoldConfig.from_dict(st["config"]), out_dir, entropy_model=em, model=model, phases=phases,
+                view_scale=vs)
         if em is not None and st.get("entropy_state") is not None:
             # after the constructor, which sets bounds from the anchors; the state is a copy (cloned
             # at save), not the pickled model's own buffers, which the constructor just overwrote
