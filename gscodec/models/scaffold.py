@@ -326,6 +326,12 @@ class ScaffoldModel(nn.Module):
                 "mlps": {"mlp_opacity": "linear-relu-linear-tanh", "mlp_cov": "linear-relu-linear",
                          "mlp_color": "linear-relu-linear-sigmoid"}}
 
+    def checkpoint_state(self) -> dict[str, torch.Tensor]:
+        """The networks as training holds them (a checkpoint resumes from these); decoder_state
+        is what a stream stores, which a subclass may reduce (e.g. binarized tables)."""
+        return {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
+                for k, v in net.state_dict().items()}
+
     def decoder_state(self) -> dict[str, torch.Tensor]:
         return {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
                 for k, v in net.state_dict().items()}

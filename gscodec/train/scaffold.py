@@ -458,7 +458,7 @@ class ScaffoldTrainer:
             "phases": [p.to_dict() for p in self.phases],
             "model": {"anchors": m.anchors.detach().cpu(),
                       **{k: v.detach().cpu() for k, v in m.anchor_params().items()},
-                      "decoder_state": {k: v.cpu() for k, v in m.decoder_state().items()},
+                      "decoder_state": {k: v.cpu() for k, v in m.checkpoint_state().items()},
                       "decoder_config": m.decoder_config()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "entropy_model": self.entropy_model,

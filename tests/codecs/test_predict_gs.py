@@ -93,3 +93,13 @@ def test_predict_gs_codes_and_a_fresh_process_decodes_the_same(trained, ds, tmp_
     # the seam evaluation and `gscodec view` draw through: the predicted Gaussians of the camera
     splats = renderable(decode_bytes(data)).splats(cam)
     assert len(splats) == len(model.neural_gaussians(cam)) > 0
+
+
+def test_a_checkpoint_keeps_the_pool_s_latent_values(trained, tmp_path):
+    """The stream stores the pool's signs; a checkpoint keeps the float values training moves."""
+    trained.save_checkpoint(tmp_path / "c.pt")
+    again = ScaffoldTrainer.resume(trained.ds, tmp_path / "c.pt")
+    assert type(again.model) is PredictGSModel
+    for a, b in zip(trained.model.pool._tables(), again.model.pool._tables()):
+        assert torch.equal(a, b) and not bool((a.abs() == 1).all())
+    assert torch.equal(trained.model.pool.lo, again.model.pool.lo)
