@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gscodec.entropy.hac import SMALL_SCENE_POINTS, default_config
 from gscodec.entropy.hashgrid import (
     HAC_2D_RESOLUTIONS,
     HAC_3D_RESOLUTIONS,
@@ -45,17 +46,14 @@ from gscodec.models.scaffold import MASK_OFF, MASK_ON, ScaffoldModel, _mlp, regi
 from gscodec.scene.anchors import AnchorScene
 
 RESIDUAL_DIM = 25
-SMALL_POOL = {"grid3d_resolutions": [8, 12, 18, 27, 40, 60, 90], "grid3d_table_log2": 11,
-              "grid2d_resolutions": [32, 64], "grid2d_table_log2": 11, "features_per_level": 2}
 PAPER_POOL = {"grid3d_resolutions": list(HAC_3D_RESOLUTIONS), "grid3d_table_log2": 13,
               "grid2d_resolutions": list(HAC_2D_RESOLUTIONS), "grid2d_table_log2": 15, "features_per_level": 4}
 POOL_KEYS = tuple(PAPER_POOL)
+SMALL_POOL = {k: v for k, v in default_config(0).items() if k in POOL_KEYS}  # HAC's small-scene grid
 MAX_POOL_ENTRIES = 1 << 24
 
 
 def pool_config(n_points: int) -> dict:
-    from gscodec.entropy.hac import SMALL_SCENE_POINTS
-
     return dict(SMALL_POOL if n_points < SMALL_SCENE_POINTS else PAPER_POOL)
 
 
