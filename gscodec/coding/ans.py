@@ -118,14 +118,19 @@ def _padded(freqs) -> np.ndarray:
 
 
 def model_freqs(freqs) -> np.ndarray:
-    """The exact 24-bit frequencies constriction uses for Categorical(freqs, perfect=False)
-    (its 'leaky' fast quantization: left_i = floor(cumsum_<i * (2^24-n)/sum) + i)."""
-    p = _padded(freqs)
-    n = p.size
-    scale = ((1 << PRECISION) - n) / p.sum()
-    cum = np.concatenate([[0.0], np.cumsum(p)[:-1]])
+    """The exact 24-bit frequencies constriction uses for Categorical(freqs, perfect=False)."""
+    return leaky_freqs(_padded(freqs)[None])[0][: np.asarray(freqs).size]
+
+
+def leaky_freqs(p: np.ndarray) -> np.ndarray:
+    """constriction's 'leaky' fast quantization of probabilities p [..., n] (n >= 2) along the
+    last axis, as the batched Categorical(perfect=False) applies it per row:
+    left_i = floor(cumsum_<i * (2^24-n)/sum) + i, frequency = the gap to the next left."""
+    n = p.shape[-1]
+    scale = ((1 << PRECISION) - n) / p.sum(-1, keepdims=True)
+    cum = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, axis=-1)[..., :-1]], axis=-1)
     left = np.floor(cum * scale).astype(np.int64) + np.arange(n)
-    return np.diff(np.append(left, 1 << PRECISION))[: np.asarray(freqs).size]
+    return np.diff(left, axis=-1, append=np.full(p.shape[:-1] + (1,), 1 << PRECISION))
 
 
 def categorical_model(freqs, what: str):
@@ -399,9 +404,23 @@ def encode_quantized(family: str, symbols, means, scales, lo: int, hi: int, weig
     coder = _stack.AnsCoder()
     if s.size:
         coder.encode_reverse(coded, model, m, sd)
-    words = coder.get_compressed()
-    raw = s[(s < lo) | (s > hi)].astype("<i4").tobytes()
-    return struct.pack("<I", len(words)) + words_to_bytes(words) + raw
+    return escape_payload(coder.get_compressed(), s[(s < lo) | (s > hi)])
+
+
+def escape_payload(words, escaped) -> bytes:
+    """The layout of the per-symbol coders (quantized families, mixture): u32 word count, the
+    ANS words, then the escaped symbols' raw int32 values."""
+    return struct.pack("<I", len(words)) + words_to_bytes(words) + np.asarray(escaped).astype("<i4").tobytes()
+
+
+def open_escape_payload(data: bytes, what: str):
+    """Inverse of escape_payload's framing: (the ANS coder over the words, the raw tail)."""
+    if len(data) < 4:
+        raise CorruptStreamError(f"{what}: header truncated")
+    (nw,) = struct.unpack_from("<I", data, 0)
+    if 4 + 4 * nw > len(data):
+        raise CorruptStreamError(f"{what}: {nw} words declared, only {len(data) - 4} bytes present")
+    return coder_from_bytes(data[4 : 4 + 4 * nw], what), data[4 + 4 * nw :]
 
 
 def decode_quantized(family: str, data: bytes, means, scales, lo: int, hi: int, weights=None) -> np.ndarray:
@@ -412,18 +431,12 @@ def decode_quantized(family: str, data: bytes, means, scales, lo: int, hi: int, 
     model = _family_model(family, lo, hi)
     n = np.asarray(means).size
     m, sd = _gauss_params(means, scales, n, lo, hi)
-    if len(data) < 4:
-        raise CorruptStreamError(f"{family}: header truncated")
-    (nw,) = struct.unpack_from("<I", data, 0)
-    if 4 + 4 * nw > len(data):
-        raise CorruptStreamError(f"{family}: {nw} words declared, only {len(data) - 4} bytes present")
-    coder = coder_from_bytes(data[4 : 4 + 4 * nw], family)
+    coder, raw = open_escape_payload(data, family)
     out = np.zeros(0, np.int32)
     if n:
         out = np.asarray(_guard(family, coder.decode, model, m, sd), np.int32)
     finish_decoding(coder, family)
     esc = np.flatnonzero((out < lo) | (out > hi))
-    raw = data[4 + 4 * nw :]
     if len(raw) != 4 * len(esc):
         raise CorruptStreamError(f"{family}: {len(esc)} escaped symbols need {4 * len(esc)} raw bytes, found {len(raw)}")
     vals = np.frombuffer(raw, "<i4").astype(np.int32)

@@ -14,8 +14,6 @@ constriction quantizes it to 24-bit integers with its deterministic "leaky" rule
 """
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from gscodec.coding import ans
@@ -87,9 +85,7 @@ def encode_mixture(symbols, weights, means, scales, lo: int, hi: int) -> bytes:
     model = ans._model.Categorical(perfect=False)
     for blk in reversed(list(_blocks(s.size, b - a + 3, w.shape[1]))):  # ANS is a stack: last block first
         coder.encode_reverse(idx[blk], model, _rows(w[blk], m[blk], sd[blk], a, b))
-    words = coder.get_compressed()
-    raw = s[(s < a) | (s > b)].astype("<i4").tobytes()
-    return struct.pack("<I", len(words)) + ans.words_to_bytes(words) + raw
+    return ans.escape_payload(coder.get_compressed(), s[(s < a) | (s > b)])
 
 
 def decode_mixture(data: bytes, weights, means, scales, lo: int, hi: int) -> np.ndarray:
@@ -98,19 +94,13 @@ def decode_mixture(data: bytes, weights, means, scales, lo: int, hi: int) -> np.
     n = np.asarray(weights).shape[0] if np.ndim(weights) == 2 else -1
     w, m, sd = _params(weights, means, scales, n, lo, hi)
     a, b = window(m, sd, lo, hi)
-    if len(data) < 4:
-        raise CorruptStreamError("mixture: header truncated")
-    (nw,) = struct.unpack_from("<I", data, 0)
-    if 4 + 4 * nw > len(data):
-        raise CorruptStreamError(f"mixture: {nw} words declared, only {len(data) - 4} bytes present")
-    coder = ans.coder_from_bytes(data[4 : 4 + 4 * nw], "mixture")
+    coder, raw = ans.open_escape_payload(data, "mixture")
     model = ans._model.Categorical(perfect=False)
     parts = [np.asarray(ans._guard("mixture", coder.decode, model, _rows(w[blk], m[blk], sd[blk], a, b)), np.int64)
              for blk in _blocks(n, b - a + 3, w.shape[1])]
     ans.finish_decoding(coder, "mixture")
     out = (np.concatenate(parts) if parts else np.zeros(0, np.int64)) + (a - 1)
     esc = np.flatnonzero((out < a) | (out > b))
-    raw = data[4 + 4 * nw :]
     if len(raw) != 4 * len(esc):
         raise CorruptStreamError(f"mixture: {len(esc)} escaped symbols need {4 * len(esc)} raw bytes, found {len(raw)}")
     vals = np.frombuffer(raw, "<i4").astype(np.int64)
@@ -123,14 +113,8 @@ def decode_mixture(data: bytes, weights, means, scales, lo: int, hi: int) -> np.
 
 def _leaky_cost(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """-log2 of the 24-bit probability constriction's Categorical(perfect=False) gives the
-    chosen bin of each row (ans.model_freqs, row-wise)."""
-    k = rows.shape[1]
-    scale = ((1 << ans.PRECISION) - k) / rows.sum(1, keepdims=True)
-    cum = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(rows, axis=1)[:, :-1]], axis=1)
-    left = np.floor(cum * scale).astype(np.int64) + np.arange(k)
-    right = np.concatenate([left[:, 1:], np.full((len(rows), 1), 1 << ans.PRECISION)], axis=1)
-    r = np.arange(len(rows))
-    return ans.PRECISION - np.log2((right - left)[r, idx])
+    chosen bin of each row."""
+    return ans.PRECISION - np.log2(ans.leaky_freqs(rows)[np.arange(len(rows)), idx])
 
 
 def estimate_bits_mixture(symbols, weights, means, scales, lo: int, hi: int) -> float:

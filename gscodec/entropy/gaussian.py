@@ -50,15 +50,20 @@ def laplace_likelihood(y, mean, scale, q) -> torch.Tensor:
     return lower_bound(tail(v - q / 2) - tail(v + q / 2), LIKELIHOOD_BOUND)
 
 
+def gaussian_bin_mass(y, mean, scale, q) -> torch.Tensor:
+    """Unfloored mass of N(mean, scale) over [y - q/2, y + q/2], evaluated on the upper side
+    (symmetric), where erfc keeps the tail accurate."""
+    s = scale.clamp_min(SCALE_MIN) if isinstance(scale, torch.Tensor) else max(float(scale), SCALE_MIN)
+    v = (y - mean).abs()
+    return _phi(-(v - q / 2) / s) - _phi(-(v + q / 2) / s)
+
+
 def mixture_likelihood(y, weights, mean, scale, q) -> torch.Tensor:
     """Bin mass of a Gaussian mixture over [y - q/2, y + q/2]: weights, mean, scale carry the
     components in a trailing dim (weights summing to 1 over it), y and q broadcast without
     it; floored once, after mixing, as the coder does (gscodec.coding.mixture)."""
-    s = scale.clamp_min(SCALE_MIN)
     y, q = y.unsqueeze(-1), (q.unsqueeze(-1) if isinstance(q, torch.Tensor) else q)
-    v = (y - mean).abs()
-    mass = (weights * (_phi(-(v - q / 2) / s) - _phi(-(v + q / 2) / s))).sum(-1)
-    return lower_bound(mass, LIKELIHOOD_BOUND)
+    return lower_bound((weights * gaussian_bin_mass(y, mean, scale, q)).sum(-1), LIKELIHOOD_BOUND)
 
 
 def bin_likelihood(family: str, y, mean, scale, q, weights=None) -> torch.Tensor:
@@ -77,11 +82,7 @@ class GaussianConditional(nn.Module):
     round(y/Q)*Q in eval; bits = total -log2 likelihood(y_hat). All arguments broadcast."""
 
     def likelihood(self, y, mean, scale, q) -> torch.Tensor:
-        s = scale.clamp_min(SCALE_MIN) if isinstance(scale, torch.Tensor) else max(float(scale), SCALE_MIN)
-        v = (y - mean).abs()  # symmetric: evaluate on the upper side, where erfc keeps the tail accurate
-        upper = _phi(-(v - q / 2) / s)
-        lower = _phi(-(v + q / 2) / s)
-        return lower_bound(upper - lower, LIKELIHOOD_BOUND)
+        return lower_bound(gaussian_bin_mass(y, mean, scale, q), LIKELIHOOD_BOUND)
 
     def bits(self, y, mean, scale, q) -> torch.Tensor:
         return -torch.log2(self.likelihood(y, mean, scale, q)).sum()

@@ -59,7 +59,6 @@ from gscodec.entropy.hashgrid import (
     BinaryHashGrid2D,
     BinaryHashGrid3D,
     HashContext,
-    binarize,
 )
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
@@ -312,10 +311,7 @@ class HacEntropyModel(AnchorEntropyModel):
 
     def hash_bits(self) -> torch.Tensor:
         """Bernoulli entropy of the binarized tables, in bits (what coding them costs)."""
-        signs = torch.cat([binarize(t).reshape(-1) for t in self.context._tables()])
-        p = ((signs + 1) / 2).mean().clamp(1e-6, 1 - 1e-6)
-        h = -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
-        return signs.numel() * h
+        return self.context.sign_bits()
 
     def forward(self, anchors, features, scaling, offsets, offset_mask, mode: str = "context", sample=None) -> HacOutput:
         if mode not in MODES:

@@ -156,6 +156,13 @@ class HashContext(nn.Module):
     def _tables(self) -> list[nn.Parameter]:
         return [self.grid3d.table] + [g.table for g in self.planes]
 
+    def sign_bits(self) -> torch.Tensor:
+        """Bernoulli entropy of the binarized tables, in bits (what coding their signs with
+        one probability costs); differentiable through the sign STE, for a rate term."""
+        signs = torch.cat([binarize(t).reshape(-1) for t in self._tables()])
+        p = ((signs + 1) / 2).mean().clamp(1e-6, 1 - 1e-6)
+        return signs.numel() * -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
+
     @torch.no_grad()
     def bits_payload(self) -> HashBits:
         """All table signs as bits, Bernoulli-coded with p = fraction of +1."""

@@ -39,11 +39,9 @@ from gscodec.entropy.hashgrid import (
     BinaryHashGrid2D,
     BinaryHashGrid3D,
     HashContext,
-    binarize,
 )
 from gscodec.errors import InputError
-from gscodec.models.scaffold import MASK_OFF, MASK_ON, ScaffoldModel, _mlp, register_decoder
-from gscodec.scene.anchors import AnchorScene
+from gscodec.models.scaffold import ScaffoldModel, _mlp, register_decoder
 
 RESIDUAL_DIM = 25
 PAPER_POOL = {"grid3d_resolutions": list(HAC_3D_RESOLUTIONS), "grid3d_table_log2": 13,
@@ -141,9 +139,7 @@ class PredictGSModel(ScaffoldModel):
 
     def pool_bits(self) -> torch.Tensor:
         """Bernoulli entropy of the pool's signs, in bits (as HAC prices its hash grid)."""
-        signs = torch.cat([binarize(t).reshape(-1) for t in self.pool._tables()])
-        p = ((signs + 1) / 2).mean().clamp(1e-6, 1 - 1e-6)
-        return signs.numel() * -(p * torch.log2(p) + (1 - p) * torch.log2(1 - p))
+        return self.pool.sign_bits()
 
     def predicted(self, anchors: torch.Tensor) -> torch.Tensor:
         """f_c at anchor positions [..., 3] -> [..., pred_dim]."""
@@ -154,9 +150,7 @@ class PredictGSModel(ScaffoldModel):
         if anchors is None:
             raise InputError("Predict-GS decodes from anchor positions; decode() needs anchors=")
         k = self.n_offsets
-        view = [view_dirs]
-        if self.use_dist:
-            view.append(dists[..., None] if dists is not None else torch.ones_like(view_dirs[..., :1]))
+        view = self.view_input(view_dirs, dists)
         x = torch.cat([self.predicted(anchors), *view], -1)
         opacity = self.mlp_opacity[:-1](x)  # before tanh
         cov = self.mlp_cov(x).reshape(*x.shape[:-1], k, 7)
@@ -189,23 +183,15 @@ class PredictGSModel(ScaffoldModel):
         super().load_networks({**state, "pool.lo": lo, "pool.hi": hi})
 
     @classmethod
-    def _from_scene(cls, scene: AnchorScene) -> PredictGSModel:
-        cfg = scene.decoder_config
-        if int(cfg.get("version", 0)) > cls.VERSION:
-            raise InputError(f"{cls.FORMAT} decoder version {cfg.get('version')} is newer than this gscodec reads")
+    def _format_kwargs(cls, cfg: dict) -> dict:
         try:
             pred, bounds = int(cfg["pred_dim"]), [[float(v) for v in b] for b in cfg["pool_bounds"]]
             if not 1 <= pred <= 1024 or len(bounds) != 2 or any(len(b) != 3 for b in bounds):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise InputError("Predict-GS decoder_config lacks a valid pred_dim / pool_bounds") from None
-        logits = torch.where(scene.offset_mask.bool(), MASK_ON, MASK_OFF).float()
-        m = cls(scene.anchors, scene.features, scene.scaling, scene.offsets, logits,
-                voxel_size=float(cfg.get("voxel_size", 0.01)), pred_dim=pred, pool=cfg.get("pool") or {},
-                pool_bounds=bounds, use_dist=bool(cfg.get("use_dist", False)),
-                hidden_dim=int(cfg.get("hidden_dim", pred)), mask_threshold=float(cfg.get("mask_threshold", 0.01)))
-        m.load_networks(scene.decoder_state)
-        return m.to(scene.anchors.device)
+        return {"pred_dim": pred, "pool": cfg.get("pool") or {}, "pool_bounds": bounds,
+                "hidden_dim": int(cfg.get("hidden_dim", pred))}
 
 
 __all__ = ["PAPER_POOL", "RESIDUAL_DIM", "SMALL_POOL", "PredictGSModel", "make_pool", "pool_config"]

@@ -252,14 +252,18 @@ class ScaffoldModel(nn.Module):
         quats [...,k,4] unit, colours [...,k,3]). `anchors` ([...,3], the positions of the
         anchors the features belong to) is unused here; a subclass may decode from it."""
         k = self.n_offsets
-        x = [features, view_dirs]
-        if self.use_dist:
-            x.append(dists[..., None] if dists is not None else torch.ones_like(view_dirs[..., :1]))
-        x = torch.cat(x, -1)
+        x = torch.cat([features, *self.view_input(view_dirs, dists)], -1)
         opacity = self.mlp_opacity(x)
         cov = self.mlp_cov(x).reshape(*x.shape[:-1], k, 7)
         color = self.mlp_color(x).reshape(*x.shape[:-1], k, 3)
         return opacity, torch.sigmoid(cov[..., :3]), nn.functional.normalize(cov[..., 3:], dim=-1), color
+
+    def view_input(self, view_dirs: torch.Tensor, dists: torch.Tensor | None) -> list[torch.Tensor]:
+        """What the MLPs read besides the feature: the view direction and, with use_dist, the
+        distance (1 when not given)."""
+        if not self.use_dist:
+            return [view_dirs]
+        return [view_dirs, dists[..., None] if dists is not None else torch.ones_like(view_dirs[..., :1])]
 
     def neural_gaussians(self, camera, features=None, scaling=None, offsets=None,
                          anchor_ids: torch.Tensor | None = None) -> NeuralGaussians:
@@ -333,8 +337,7 @@ class ScaffoldModel(nn.Module):
                 for k, v in net.state_dict().items()}
 
     def decoder_state(self) -> dict[str, torch.Tensor]:
-        return {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
-                for k, v in net.state_dict().items()}
+        return self.checkpoint_state()
 
     @torch.no_grad()
     def to_anchor_scene(self) -> AnchorScene:
@@ -359,7 +362,8 @@ class ScaffoldModel(nn.Module):
 
     @classmethod
     def _from_scene(cls, scene: AnchorScene) -> ScaffoldModel:
-        """from_anchor_scene for this FORMAT (the scene is checked): the three MLPs' config."""
+        """from_anchor_scene for this FORMAT (the scene is checked); a subclass adds its own
+        constructor arguments from the config through _format_kwargs."""
         cfg = scene.decoder_config
         if int(cfg.get("version", 0)) > cls.VERSION:
             raise InputError(f"{cls.FORMAT} decoder version {cfg.get('version')} is newer than this "
@@ -369,11 +373,16 @@ class ScaffoldModel(nn.Module):
                              f"disagrees with the scene's tensors ({scene.feat_dim}, {scene.n_offsets})")
         logits = torch.where(scene.offset_mask.bool(), MASK_ON, MASK_OFF).float()
         thr = float(cfg.get("mask_threshold", 0.01))
-        m = cls(scene.anchors, scene.features, scene.scaling, scene.offsets, logits,
-                voxel_size=float(cfg.get("voxel_size", 0.01)), use_dist=bool(cfg.get("use_dist", False)),
-                hidden_dim=int(cfg.get("hidden_dim", scene.feat_dim)), mask_threshold=thr)
+        kw = {"voxel_size": float(cfg.get("voxel_size", 0.01)), "use_dist": bool(cfg.get("use_dist", False)),
+              "hidden_dim": int(cfg.get("hidden_dim", scene.feat_dim)), "mask_threshold": thr}
+        m = cls(scene.anchors, scene.features, scene.scaling, scene.offsets, logits, **{**kw, **cls._format_kwargs(cfg)})
         m.load_networks(scene.decoder_state)
         return m.to(scene.anchors.device)
+
+    @classmethod
+    def _format_kwargs(cls, cfg: dict) -> dict:
+        """Constructor arguments this format reads from decoder_config beyond the base's."""
+        return {}
 
     def load_networks(self, state: dict[str, torch.Tensor]) -> None:
         """Load decoder_state into networks(), refusing missing, unexpected or misshapen tensors."""
