@@ -48,8 +48,10 @@ SCHEDULE_BEFORE = "HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled" 
 
 def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
     t0 = time.perf_counter()
-    res = train_and_compress(ds, demo_train_config(args.iterations), work / f"{entry['codec']}-{lam}",
-                             codec=entry["codec"], codec_config={"lambda_rate": lam}, progress=False)
+    tag = "".join(f"-{k}-{v}" for k, v in sorted(entry.get("options", {}).items()))
+    res = train_and_compress(ds, demo_train_config(args.iterations), work / f"{entry['codec']}{tag}-{lam}",
+                             codec=entry["codec"], codec_config={"lambda_rate": lam, **entry.get("options", {})},
+                             progress=False)
     m = res.metrics
     summary = gsz_summary((res.out_dir / "scene.gsz").read_bytes())
     point = {"label": entry["label"], "codec": entry["codec"], "lambda": lam, "psnr": m["compressed"]["psnr"],
@@ -95,7 +97,43 @@ def summary_of(points: list[dict], meta: dict) -> dict:
         "max_coded_over_estimated_pct": max(over) if over else None,
         "scaffold_minus_3dgs_psnr_db": (least["psnr_before_coding"] - plain["psnr_uncompressed"])
         if least and plain else None,
+        **predict_gs_summary(points),
         "git_commit": meta.get("git_commit"),
+    }
+
+
+FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "header")  # networks, tables, header: the per-scene fixed cost
+
+
+def predict_gs_summary(points: list[dict]) -> dict:
+    """#14's figures: at each λ both ran, Predict-GS's feature group (SFP + residual f_r) over
+    HAC's feature group; BD-rate against HAC of the whole files and of the files without their
+    fixed cost (FIXED_GROUPS); Predict-GS's size over HAC's at matched PSNR."""
+    from gscodec.eval.bdrate import bd_rate
+
+    hac = {p["lambda"]: p for p in points if p["label"] == REFERENCE}
+    pred = {p["lambda"]: p for p in points if p["codec"] == "predict-gs"}
+    if not hac or not pred:
+        return {}
+
+    def group(p, name):
+        return sum(g["bytes"] for g in p.get("groups") or [] if g["group"] == name)
+
+    def variable(p):
+        return p["bytes"] - sum(group(p, n) for n in FIXED_GROUPS)
+
+    ratios = {lam: (group(p, "feature") + group(p, "SFP")) / group(hac[lam], "feature")
+              for lam, p in sorted(pred.items()) if lam in hac and group(hac[lam], "feature")}
+    h, q = sorted(hac.values(), key=lambda p: p["bytes"]), sorted(pred.values(), key=lambda p: p["bytes"])
+    whole = bd_rate([p["bytes"] for p in h], [p["psnr"] for p in h], [p["bytes"] for p in q], [p["psnr"] for p in q])
+    var = bd_rate([variable(p) for p in h], [p["psnr"] for p in h], [variable(p) for p in q], [p["psnr"] for p in q])
+    matched = [p["bytes"] / s for p in q if (s := size_at(list(hac.values()), p["psnr"])) is not None]
+    return {
+        "feature_group_ratio_vs_hac": math.exp(sum(map(math.log, ratios.values())) / len(ratios)) if ratios else None,
+        "feature_group_ratio_vs_hac_by_lambda": {str(k): v for k, v in ratios.items()},
+        "bd_rate_vs_hac_pct": whole.value, "bd_rate_vs_hac_note": whole.reason or "; ".join(whole.warnings),
+        "bd_rate_vs_hac_without_fixed_cost_pct": var.value,
+        "predict_over_hac_size_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
     }
 
 
@@ -171,7 +209,8 @@ def _res(r) -> str:
 
 
 def report(points: list[dict], meta: dict) -> str:
-    lines = [f"# Anchor codecs on {scene_title(meta, '`')} (HAC vs Static GSCodec vs raw Scaffold-GS)", "",
+    labels = " vs ".join(dict.fromkeys(p["label"] for p in points))
+    lines = [f"# Anchor codecs on {scene_title(meta, '`')} ({labels} vs raw Scaffold-GS)", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
              f"{meta['loadavg_1min_end']}."
              + "".join(f" Points added to those of `{m['command']}` ({m['date_utc']}, commit {str(m['git_commit'])[:12]})."
@@ -205,20 +244,21 @@ def report(points: list[dict], meta: dict) -> str:
             lines.append(f"- {REFERENCE} λ={r['lambda']} vs the same model stored raw (scaffold-raw, "
                          f"{r['psnr_before_coding']:.2f} dB unquantized): {r['bytes'] / r['raw_bytes']:.3f} of its size "
                          f"({r['raw_bytes'] / r['bytes']:.1f}x smaller) at {r['psnr'] - r['psnr_before_coding']:+.2f} dB.")
-    lines += ["", f"## Where {REFERENCE}'s bytes go (storage groups, as `gscodec info` shows them)", ""]
-    if ref and ref[0].get("groups"):
-        names = [g["group"] for g in ref[0]["groups"]]
-        lines += ["| λ | " + " | ".join(names) + " | total |", "|---:|" + "---:|" * (len(names) + 1)]
-        for r in ref:
+    anchored = [p for p in points if "raw_bytes" in p and p.get("groups")]
+    lines += ["", "## Where the anchor codecs' bytes go (storage groups, as `gscodec info` shows them)", ""]
+    if anchored:
+        names = list(dict.fromkeys(g["group"] for p in anchored for g in p["groups"]))
+        lines += ["| codec | λ | " + " | ".join(names) + " | total |", "|---|---:|" + "---:|" * (len(names) + 1)]
+        for r in anchored:
             by = {g["group"]: g for g in r.get("groups") or []}
             cells = [f"{by[n]['bytes']:,} ({100 * by[n]['share']:.0f}%)" if n in by else "-" for n in names]
-            lines.append(f"| {r['lambda']} | " + " | ".join(cells) + f" | {r['bytes']:,} |")
+            lines.append(f"| {r['label']} | {r['lambda']} | " + " | ".join(cells) + f" | {r['bytes']:,} |")
     lines += ["", "## Coded vs estimated bits of the entropy-coded attributes", ""]
-    for r in ref:
+    for r in [p for p in points if "raw_bytes" in p]:
         if r.get("bits"):
             parts = ", ".join(f"{g} coded {b['coded']:,} vs estimated {b['estimated']:,.0f} bits "
                               f"({100 * (b['coded'] / b['estimated'] - 1):+.2f}%)" for g, b in r["bits"].items())
-            lines.append(f"- λ={r['lambda']}: {parts}")
+            lines.append(f"- {r['label']} λ={r['lambda']}: {parts}")
     sm, plain = meta.get("summary"), meta.get("plain_3dgs")
     if plain:
         lines += ["", f"Plain 3DGS on the same schedule (ptc): {plain['psnr_uncompressed']:.2f} dB unquantized, "
@@ -229,7 +269,16 @@ def report(points: list[dict], meta: dict) -> str:
                   f"- HAC / Static GSCodec size at matched PSNR: {fmt(sm['hac_over_static_size_at_matched_psnr'], '.2f')}",
                   f"- largest coded over estimated bits: {fmt(sm['max_coded_over_estimated_pct'], '+.2f')}%",
                   f"- Scaffold-GS unquantized minus plain 3DGS: {fmt(sm['scaffold_minus_3dgs_psnr_db'], '+.2f')} dB",
-                  f"- commit: {sm.get('git_commit')}"]
+                  ]
+        if sm.get("bd_rate_vs_hac_pct") is not None or sm.get("feature_group_ratio_vs_hac") is not None:
+            lines += [f"- Predict-GS feature group (SFP + residual) / HAC's feature group at the same λ: "
+                      f"{fmt(sm['feature_group_ratio_vs_hac'], '.2f')} (by λ: " + ", ".join(
+                          f"{k}: {v:.2f}" for k, v in sm["feature_group_ratio_vs_hac_by_lambda"].items()) + ")",
+                      f"- Predict-GS BD-rate against HAC: {fmt(sm['bd_rate_vs_hac_pct'], '+.1f')}% of the whole "
+                      f"file, {fmt(sm['bd_rate_vs_hac_without_fixed_cost_pct'], '+.1f')}% without the fixed cost "
+                      f"({', '.join(FIXED_GROUPS)}){' — ' + sm['bd_rate_vs_hac_note'] if sm.get('bd_rate_vs_hac_note') else ''}",
+                      f"- Predict-GS / HAC size at matched PSNR: {fmt(sm['predict_over_hac_size_at_matched_psnr'], '.2f')}"]
+        lines += [f"- commit: {sm.get('git_commit')}"]
     if meta.get("notes"):
         lines += ["", "## Notes", "", meta["notes"]]
     return "\n".join(lines) + "\n"

@@ -80,3 +80,11 @@ def test_corrupt_gsz_leaves_no_output(tmp_path):
 def test_real_samples(shared_data, tmp_path, verb):
     args = [verb, str(shared_data / "guitar.ply")] + (["-o", str(tmp_path / "g.gsz")] if verb == "encode" else [])
     assert main(args) == 0
+
+
+def test_a_bad_codec_option_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "builtin", "-o", str(out), "--codec", "predict-gs", "--codec-option", "residual=maybe"]) == 2
+    assert "residual must be" in capsys.readouterr().err and not out.exists()
+    assert main(["train", "builtin", "-o", str(out), "--codec", "hac", "--codec-option", "residual"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -102,12 +102,46 @@ def unframe(data: bytes, what: str, count: int | None = None) -> list[bytes]:
 
 # ---- tensor tables (e.g. a decoder's MLPs) ---------------------------------------------------
 SIGN = "sign"  # stored dtype of a float tensor whose values are all +-1 (binarized tables): 1 bit each
+SIGN_ANS = "sign-ans"  # the same signs Bernoulli-coded with their fraction of +1: [name, shape, SIGN_ANS, p, nbytes]
+
+
+def _signs(t: torch.Tensor) -> tuple[bytes, list]:
+    """A +-1 tensor as its signs, Bernoulli-coded with p = fraction of +1 (float32, as sent)
+    where that is smaller than packing them one bit each (a skewed binarized table)."""
+    from gscodec.coding import ans
+
+    bits = (t.reshape(-1) > 0).numpy().astype(np.uint8)
+    packed = np.packbits(bits).tobytes()
+    p = float(np.float32(bits.mean()))
+    coded = ans.encode_bits(bits, p) if 0 < p < 1 else None
+    if coded is not None and len(coded) < len(packed):
+        return coded, [SIGN_ANS, p, len(coded)]
+    return packed, [SIGN]
+
+
+def _sign_ans_entry(name: str, count: int, extra) -> tuple[float, int]:
+    """p and payload size of a SIGN_ANS entry, refused unless the payload can hold `count`
+    Bernoulli symbols at that p (so a tiny hostile section cannot ask for a huge table)."""
+    from gscodec.coding import ans
+
+    try:
+        p, nbytes = float(extra[0]), int(extra[1])
+    except (TypeError, ValueError, IndexError):
+        raise CorruptStreamError(f"tensor {name!r}: sign-ans entry lacks p / size") from None
+    if not (0 < p < 1) or nbytes < 0:
+        raise CorruptStreamError(f"tensor {name!r}: sign-ans probability {p} or size {nbytes} is invalid")
+    f = ans.bit_freqs(p)
+    least = -np.log2(f.max() / 65536.0)  # fewest bits one symbol can cost
+    if count * least > 8 * nbytes + 64:
+        raise CorruptStreamError(f"tensor {name!r}: {count} signs cannot fit in {nbytes} bytes at p={p}")
+    return p, nbytes
 
 
 def pack_tensors(state: dict, float_dtype: str) -> tuple[bytes, list]:
-    """Tensors in sorted name order: floats as `float_dtype` (as packed sign bits when every
-    value is exactly +-1, e.g. a binarized hash table), others raw. Returns (bytes, table of
-    [name, shape, stored dtype]) for the header."""
+    """Tensors in sorted name order: floats as `float_dtype` (as sign bits when every value
+    is exactly +-1, e.g. a binarized hash table: Bernoulli-coded when that is smaller, else
+    packed), others raw. Returns (bytes, table of [name, shape, stored dtype(, p, nbytes)])
+    for the header."""
     if float_dtype not in ("float16", "float32"):
         raise InputError(f"MLP precision must be float16 or float32, got {float_dtype!r}")
     chunks, table = [], []
@@ -117,8 +151,9 @@ def pack_tensors(state: dict, float_dtype: str) -> tuple[bytes, list]:
             raise InputError(f"tensor {name!r} is a {type(t).__name__}, not a tensor")
         t = t.detach().cpu()
         if t.is_floating_point() and t.numel() and bool((t.abs() == 1).all()):
-            chunks.append(np.packbits((t.reshape(-1) > 0).numpy()).tobytes())
-            table.append([name, list(t.shape), SIGN])
+            data, how = _signs(t)
+            chunks.append(data)
+            table.append([name, list(t.shape), *how])
             continue
         if t.is_floating_point():
             dt = float_dtype
@@ -140,22 +175,37 @@ def unpack_tensors(data: bytes, table) -> dict[str, torch.Tensor]:
     specs, total = [], 0
     for e in table:
         try:
-            name, shape, dt = e if len(e) == 3 else (*e, "float32")  # [name, shape]: float32
+            name, shape, dt, *extra = e if len(e) >= 3 else (*e, "float32")  # [name, shape]: float32
             shape = [int(s) for s in shape]
         except (TypeError, ValueError):
-            raise CorruptStreamError(f"tensor entry {e!r} is malformed") from None
-        if not isinstance(name, str) or (dt not in _DTYPES and dt != SIGN) or len(shape) > 8 or any(s < 0 for s in shape):
-            raise CorruptStreamError(f"tensor entry {e!r} is invalid")
+            raise CorruptStreamError(f"tensor entry {str(e)[:80]!r} is malformed") from None
+        known = dt in _DTYPES or dt in (SIGN, SIGN_ANS)
+        if not isinstance(name, str) or not known or len(shape) > 8 or any(s < 0 for s in shape) \
+                or len(extra) != (2 if dt == SIGN_ANS else 0):
+            raise CorruptStreamError(f"tensor entry {str(e)[:80]!r} is invalid")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if count > MAX_TENSOR_VALUES:
             raise CorruptStreamError(f"tensor {name!r} declares {count} values")
-        nbytes = (count + 7) // 8 if dt == SIGN else count * torch.empty(0, dtype=_DTYPES[dt]).element_size()
-        specs.append((name, shape, dt, count, nbytes))
+        p = None
+        if dt == SIGN_ANS:
+            p, nbytes = _sign_ans_entry(name, count, extra)
+        elif dt == SIGN:
+            nbytes = (count + 7) // 8
+        else:
+            nbytes = count * torch.empty(0, dtype=_DTYPES[dt]).element_size()
+        specs.append((name, shape, dt, count, nbytes, p))
         total += nbytes
     if total != len(data):
         raise CorruptStreamError(f"tensor section holds {len(data)} bytes, the header declares {total}")
     out, off = {}, 0
-    for name, shape, dt, count, nbytes in specs:
+    for name, shape, dt, count, nbytes, p in specs:
+        if dt == SIGN_ANS:
+            from gscodec.coding import ans
+
+            bits = ans.decode_bits(data[off : off + nbytes], p, count)  # CorruptStreamError if it does not decode
+            out[name] = torch.from_numpy(bits.astype(np.float32) * 2 - 1).reshape(shape)
+            off += nbytes
+            continue
         if dt == SIGN:
             bits = np.unpackbits(np.frombuffer(data, np.uint8, count=nbytes, offset=off))[:count]
             out[name] = torch.from_numpy(bits.astype(np.float32) * 2 - 1).reshape(shape)

@@ -48,8 +48,9 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     rep = getattr(cls, "representation_class", ScaffoldModel)
     em = (model_class.for_scene(len(ds.points.xyz), rep.coded_feat_dim(cfg.feat_dim), cfg.n_offsets, model_over)
           if model_class is not None else None)
-    phases = cfg.phases(cls.training_phases(cfg) if hasattr(cls, "training_phases") else ())
-    view_scale = cls.training_view_scale(cfg) if hasattr(cls, "training_view_scale") else None
+    # the codec object, not its class: its options may shape the schedule (Predict-GS's ablations)
+    phases = cfg.phases(codec_obj.training_phases(cfg) if hasattr(codec_obj, "training_phases") else ())
+    view_scale = codec_obj.training_view_scale(cfg) if hasattr(codec_obj, "training_view_scale") else None
     if getattr(codec_obj, "trains_with_compression", False):
         cfg.check_rate_phase(codec, phases)  # before any output
     out = Path(out_dir)

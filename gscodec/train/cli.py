@@ -20,9 +20,28 @@ def register(sub) -> None:
     s.add_argument("--downscale", type=int, default=1, help="image down-scale factor")
     s.add_argument("--quality", type=int, default=None,
                    help="quality 1..5 of ptc and static-gscodec (default 3); anchor codecs take --lambda")
+    s.add_argument("--codec-option", dest="codec_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a codec option (repeatable), e.g. predict-gs's residual=off or downsample=linear; "
+                        "VALUE is read as JSON when it parses, else as text")
     s.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     s.add_argument("--config", default=None, help="JSON file with TrainConfig fields")
     s.set_defaults(fn=cmd_train)
+
+
+def codec_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs -> {key: value}; a value that parses as JSON (numbers, true) is taken as such."""
+    from gscodec.errors import InputError
+
+    out = {}
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--codec-option needs KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(val)
+        except ValueError:
+            out[key.strip()] = val
+    return out
 
 
 def cmd_train(args) -> int:
@@ -49,7 +68,9 @@ def cmd_train(args) -> int:
     if getattr(cls, "representation", "gaussians") == "anchors":
         return _train_anchors(args, base)
     cfg = TrainConfig.from_dict(base)
-    codec_config = {} if args.quality is None else {"quality": args.quality}
+    codec_config = codec_options(args.codec_options)
+    if args.quality is not None:
+        codec_config["quality"] = args.quality
     if args.lambda_rate is not None:
         if not getattr(cls, "trains_with_compression", False):
             raise InputError(f"--lambda applies to codecs that train with compression; {args.codec!r} does not")
@@ -80,7 +101,7 @@ def _train_anchors(args, base: dict) -> int:
         raise InputError("--strategy applies to 3DGS training; Scaffold-GS grows anchors its own way")
     if args.quality is not None:
         raise InputError(f"--quality does not apply to --codec {args.codec}: its rate is set by --lambda")
-    codec_config = {}
+    codec_config = codec_options(args.codec_options)
     if args.lambda_rate is not None:
         if args.lambda_rate < 0:
             raise InputError("--lambda must be >= 0")

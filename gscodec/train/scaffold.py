@@ -75,24 +75,31 @@ def switches(phases: tuple[Phase, ...], step: int) -> frozenset[str]:
     return frozenset(x for p in phases if p.start <= step for x in p.turns_on)
 
 
+VIEW_SCALE_SHAPES = ("cosine", "linear", "fixed", "none")
+
+
 @dataclass(frozen=True)
 class ViewScale:
     """Training views down-scaled by a factor going from `start` to 1.0 over the first
-    `steps` steps (then 1.0), cosine-annealed as Predict-GS (eq. 6) or linearly; the ground
-    truth is resized bilinearly. A schedule of the run, like the phases."""
+    `steps` steps (then 1.0), cosine-annealed as Predict-GS (eq. 6), linearly, or held at
+    `start` ("fixed": Predict-GS's "Non" of its Table 6); "none": full resolution throughout.
+    The ground truth is resized bilinearly. A schedule of the run, like the phases."""
 
     start: float
     steps: int
     shape: str = "cosine"
 
     def __post_init__(self):
-        if not 0 < self.start <= 1 or self.steps < 0 or self.shape not in ("cosine", "linear", "none"):
-            raise InputError(f"ViewScale needs 0 < start <= 1, steps >= 0 and shape cosine|linear|none, got {self}")
+        if not 0 < self.start <= 1 or self.steps < 0 or self.shape not in VIEW_SCALE_SHAPES:
+            raise InputError(f"ViewScale needs 0 < start <= 1, steps >= 0 and shape "
+                             f"{'|'.join(VIEW_SCALE_SHAPES)}, got {self}")
 
     def at(self, step: int) -> float:
         if self.shape == "none" or step >= self.steps:
             return 1.0
         t = step / max(self.steps, 1)
+        if self.shape == "fixed":
+            return self.start
         if self.shape == "linear":
             return self.start + (1.0 - self.start) * t
         return 1.0 + 0.5 * (self.start - 1.0) * (1 + math.cos(math.pi * t))

@@ -13,6 +13,7 @@ from gscodec.codecs.info import gsz_summary
 from gscodec.codecs.predict_gs import PredictGSCodec
 from gscodec.data.synthetic import load_builtin
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
+from gscodec.errors import InputError
 from gscodec.models.predict_gs import RESIDUAL_DIM, PredictGSModel
 from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.renderable import renderable
@@ -32,8 +33,8 @@ def trained(ds):
     torch.manual_seed(0)
     cfg = ScaffoldConfig.scaled(60, voxel_size=0.25, feat_dim=8, n_offsets=4)
     t = ScaffoldTrainer(ds, cfg, entropy_model=HacEntropyModel(HacConfig(**TINY_HAC)), model_class=PredictGSModel,
-                        phases=cfg.phases(PredictGSCodec.training_phases(cfg)),
-                        view_scale=PredictGSCodec.training_view_scale(cfg))
+                        phases=cfg.phases(PredictGSCodec().training_phases(cfg)),
+                        view_scale=PredictGSCodec().training_view_scale(cfg))
     assert t.phase(10) == "residual" and t.mode(10) == "noise"  # the added phase keeps HAC's mode
     t.train(progress=False)
     assert t.model.residual and t.model.mlp_shape[2].weight.abs().sum() > 0  # stage 2 ran and trained
@@ -45,6 +46,19 @@ def test_view_scale_follows_the_papers_cosine():
     assert v.at(0) == pytest.approx(0.7) and v.at(45) == pytest.approx(0.85) and v.at(90) == v.at(500) == 1.0
     assert ViewScale(0.7, 90, "linear").at(30) == pytest.approx(0.8) and ViewScale(0.7, 90, "none").at(0) == 1.0
     assert v.at(10) < ViewScale(0.7, 90, "linear").at(10)  # cosine stays coarse longer early on
+    assert ViewScale(0.7, 90, "fixed").at(89) == pytest.approx(0.7) and ViewScale(0.7, 90, "fixed").at(90) == 1.0
+
+
+def test_ablation_options_shape_the_schedule_only():
+    cfg = ScaffoldConfig.scaled(300)
+    assert [p.start for p in PredictGSCodec().training_phases(cfg)] == [50]  # 5k of 30k
+    assert [p.start for p in PredictGSCodec(residual="always").training_phases(cfg)] == [0]
+    assert PredictGSCodec(residual="off").training_phases(cfg) == ()
+    assert PredictGSCodec(downsample="none").training_view_scale(cfg) is None
+    fixed = PredictGSCodec(downsample="fixed").training_view_scale(cfg)  # the paper's "Non": until stage 2
+    assert (fixed.shape, fixed.steps) == ("fixed", 50)
+    with pytest.raises(InputError, match="residual must be"):
+        PredictGSCodec(residual="sometimes")
 
 
 def test_switching_the_residual_on_leaves_the_render_unchanged(ds):

@@ -122,3 +122,21 @@ def test_pack_input_checks(tmp_path):
         C.read_gsz(tmp_path / "bad.gsz")
     h, s = C.unpack(C.pack({}, []))
     assert h == {} and s == {}
+
+
+def test_skewed_sign_tables_are_bernoulli_coded_and_a_lying_count_refused():
+    import torch
+
+    from gscodec.coding.stream import SIGN, SIGN_ANS, pack_tensors, unpack_tensors
+
+    g = torch.Generator().manual_seed(0)
+    skewed = torch.where(torch.rand(4000, generator=g) < 0.1, 1.0, -1.0)
+    even = torch.where(torch.rand(400, generator=g) < 0.5, 1.0, -1.0)
+    data, table = pack_tensors({"a": skewed, "b": even}, "float16")
+    assert [e[2] for e in table] == [SIGN_ANS, SIGN] and table[0][4] < 4000 // 8 * 0.6
+    out = unpack_tensors(data, table)
+    assert torch.equal(out["a"], skewed) and torch.equal(out["b"], even)
+    lying = [list(e) for e in table]
+    lying[0][1] = [4_000_000]  # a few hundred bytes cannot hold that many signs at this p
+    with pytest.raises(CorruptStreamError, match="cannot fit"):
+        unpack_tensors(data, lying)
