@@ -40,7 +40,9 @@ CODECS = [
     {"label": "HAC", "codec": "hac", "lambdas": [0.002, 0.004, 0.008]},
     {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01, 0.03]},
     {"label": "Predict-GS", "codec": "predict-gs", "lambdas": [0.002, 0.004, 0.008]},
+    {"label": "MoP", "codec": "mop", "lambdas": [0.002, 0.004, 0.008]},
 ]
+METHODS = ("predict-gs", "mop")  # anchor methods summarized against HAC (issues #14, #15)
 REFERENCE = "HAC"
 SCHEDULE = "both 30k schedules scaled by gscodec.train.schedule; 3DGS as the demo, capped at 25k splats"
 SCHEDULE_BEFORE = "HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled"  # results made before the rule
@@ -64,7 +66,11 @@ def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
         point.update(raw_bytes=m["uncompressed"]["bytes"], anchors=m["decoded_anchors"],
                      export_psnr=m["export"]["psnr"], export_fit_loss_db=m["export"]["fit_loss_db"],
                      psnr_as_trained=m.get("quantized_in_training", {}).get("psnr"), bits=st.get("bits"))
-    else:
+        if m.get("entropy_model", {}).get("gate_weights"):
+            point["gate_weights"] = m["entropy_model"]["gate_weights"]
+    if entry.get("options"):
+        point["options"] = entry["options"]
+    if m.get("representation") != "anchors":
         point["splats"] = m["decoded_splats"]
     return point
 
@@ -97,7 +103,7 @@ def summary_of(points: list[dict], meta: dict) -> dict:
         "max_coded_over_estimated_pct": max(over) if over else None,
         "scaffold_minus_3dgs_psnr_db": (least["psnr_before_coding"] - plain["psnr_uncompressed"])
         if least and plain else None,
-        **predict_gs_summary(points),
+        **{m: sm for m in METHODS if (sm := method_summary(points, m))},
         "git_commit": meta.get("git_commit"),
     }
 
@@ -105,14 +111,15 @@ def summary_of(points: list[dict], meta: dict) -> dict:
 FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "header")  # networks, tables, header: the per-scene fixed cost
 
 
-def predict_gs_summary(points: list[dict]) -> dict:
-    """#14's figures: at each λ both ran, Predict-GS's feature group (SFP + residual f_r) over
-    HAC's feature group; BD-rate against HAC of the whole files and of the files without their
-    fixed cost (FIXED_GROUPS); Predict-GS's size over HAC's at matched PSNR."""
+def method_summary(points: list[dict], codec: str) -> dict:
+    """A method's figures against HAC: at each λ both ran, its feature group (with its
+    feature-predicting side information, e.g. Predict-GS's SFP) over HAC's feature group;
+    BD-rate against HAC of the whole files and of the files without their fixed cost
+    (FIXED_GROUPS); its size over HAC's at matched PSNR; mean gate weights where it has a gate."""
     from gscodec.eval.bdrate import bd_rate
 
     hac = {p["lambda"]: p for p in points if p["label"] == REFERENCE}
-    pred = {p["lambda"]: p for p in points if p["codec"] == "predict-gs"}
+    pred = {p["lambda"]: p for p in points if p["codec"] == codec and not p.get("options")}
     if not hac or not pred:
         return {}
 
@@ -128,13 +135,19 @@ def predict_gs_summary(points: list[dict]) -> dict:
     whole = bd_rate([p["bytes"] for p in h], [p["psnr"] for p in h], [p["bytes"] for p in q], [p["psnr"] for p in q])
     var = bd_rate([variable(p) for p in h], [p["psnr"] for p in h], [variable(p) for p in q], [p["psnr"] for p in q])
     matched = [p["bytes"] / s for p in q if (s := size_at(list(hac.values()), p["psnr"])) is not None]
-    return {
+    out = {
         "feature_group_ratio_vs_hac": math.exp(sum(map(math.log, ratios.values())) / len(ratios)) if ratios else None,
         "feature_group_ratio_vs_hac_by_lambda": {str(k): v for k, v in ratios.items()},
         "bd_rate_vs_hac_pct": whole.value, "bd_rate_vs_hac_note": whole.reason or "; ".join(whole.warnings),
         "bd_rate_vs_hac_without_fixed_cost_pct": var.value,
-        "predict_over_hac_size_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
+        "size_over_hac_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
     }
+    gates = {str(lam): p["gate_weights"] for lam, p in sorted(pred.items()) if p.get("gate_weights")}
+    return {**out, "gate_weights_by_lambda": gates} if gates else out
+
+
+def predict_gs_summary(points: list[dict]) -> dict:
+    return method_summary(points, "predict-gs")
 
 
 def size_at(points: list[dict], psnr: float) -> float | None:
@@ -270,14 +283,20 @@ def report(points: list[dict], meta: dict) -> str:
                   f"- largest coded over estimated bits: {fmt(sm['max_coded_over_estimated_pct'], '+.2f')}%",
                   f"- Scaffold-GS unquantized minus plain 3DGS: {fmt(sm['scaffold_minus_3dgs_psnr_db'], '+.2f')} dB",
                   ]
-        if sm.get("bd_rate_vs_hac_pct") is not None or sm.get("feature_group_ratio_vs_hac") is not None:
-            lines += [f"- Predict-GS feature group (SFP + residual) / HAC's feature group at the same λ: "
-                      f"{fmt(sm['feature_group_ratio_vs_hac'], '.2f')} (by λ: " + ", ".join(
-                          f"{k}: {v:.2f}" for k, v in sm["feature_group_ratio_vs_hac_by_lambda"].items()) + ")",
-                      f"- Predict-GS BD-rate against HAC: {fmt(sm['bd_rate_vs_hac_pct'], '+.1f')}% of the whole "
-                      f"file, {fmt(sm['bd_rate_vs_hac_without_fixed_cost_pct'], '+.1f')}% without the fixed cost "
-                      f"({', '.join(FIXED_GROUPS)}){' — ' + sm['bd_rate_vs_hac_note'] if sm.get('bd_rate_vs_hac_note') else ''}",
-                      f"- Predict-GS / HAC size at matched PSNR: {fmt(sm['predict_over_hac_size_at_matched_psnr'], '.2f')}"]
+        for m in METHODS:
+            ms = sm.get(m)
+            if not ms:
+                continue
+            label = next((e["label"] for e in CODECS if e["codec"] == m), m)
+            lines += [f"- {label} feature group / HAC's feature group at the same λ: "
+                      f"{fmt(ms['feature_group_ratio_vs_hac'], '.2f')} (by λ: " + ", ".join(
+                          f"{k}: {v:.2f}" for k, v in ms["feature_group_ratio_vs_hac_by_lambda"].items()) + ")",
+                      f"- {label} BD-rate against HAC: {fmt(ms['bd_rate_vs_hac_pct'], '+.1f')}% of the whole file, "
+                      f"{fmt(ms['bd_rate_vs_hac_without_fixed_cost_pct'], '+.1f')}% without the fixed cost "
+                      f"({', '.join(FIXED_GROUPS)}){' — ' + ms['bd_rate_vs_hac_note'] if ms.get('bd_rate_vs_hac_note') else ''}",
+                      f"- {label} / HAC size at matched PSNR: {fmt(ms['size_over_hac_at_matched_psnr'], '.2f')}"]
+            for lam, w in (ms.get("gate_weights_by_lambda") or {}).items():
+                lines.append(f"- {label} λ={lam} mean gate weights: " + ", ".join(f"{v:.3f}" for v in w))
         lines += [f"- commit: {sm.get('git_commit')}"]
     if meta.get("notes"):
         lines += ["", "## Notes", "", meta["notes"]]

@@ -3,8 +3,9 @@ version, which this machine does not have), stdlib modules newer than 3.10 are i
 fallback, and every third-party module the package imports is a declared dependency."""
 import ast
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "gscodec").rglob("*.py"))

@@ -135,6 +135,11 @@ class AnchorCodec(StreamCodec):
         """Phases (train.scaffold.Phase) this method adds to HAC's schedule; default none."""
         return ()
 
+    def model_options(self) -> dict:
+        """Entropy-model config entries this codec's options set (e.g. MoP's expert count);
+        a training run builds the model with them (the user's `hac` overrides win)."""
+        return {}
+
     # ---- encode ----------------------------------------------------------------------------
     def encode(self, scene: AnchorScene) -> bytes:
         t0 = time.perf_counter()
@@ -167,6 +172,8 @@ class AnchorCodec(StreamCodec):
         # the model exactly as the decoder rebuilds it; attributes unit by unit in decode order
         cm = self.model_class.from_stream(side_header, {s.name: s for s in side_sections})
         ctx = cm.coding_context(anchors_dec)
+        anchor_header, anchor_sections = cm.encode_anchor_side(ctx)  # e.g. MoP's step indices
+        ctx = cm.decode_anchor_side(ctx, anchor_header, {s.name: s for s in anchor_sections})
         stored = {"feature": scene.features, "scaling": scene.scaling, "offsets": scene.offsets}
         ys = {g: np.asarray(cm.to_coded(g, np.asarray(t.numpy(), np.float64).reshape(n, cm.dims[g])))
               for g, t in stored.items()}
@@ -196,20 +203,21 @@ class AnchorCodec(StreamCodec):
         header = {
             "codec": self.name, "codec_version": self.version, "count": n, "count_in": n_in,
             "feat_dim": scene.feat_dim, "n_offsets": scene.n_offsets, "position_bits": bits,
-            "bounds": [plo.tolist(), phi.tolist()], **side_header, "mask_p": slot_p, "ranges": ranges,
+            "bounds": [plo.tolist(), phi.tolist()], **side_header, **anchor_header, "mask_p": slot_p, "ranges": ranges,
             "mlp_dtype": self.mlp_dtype, "decoder_config": scene.decoder_config, "decoder_tensors": dec_table,
             **({"decoder_sections": {sec: t for sec, (_, t) in extra.items()}} if extra else {}),
             "section_groups": self.SECTION_GROUPS,
         }
         f16 = "f16" if self.mlp_dtype == "float16" else "f32"
-        sections = [Section("location", "morton-delta", loc), *side_sections,
+        sections = [Section("location", "morton-delta", loc), *side_sections, *anchor_sections,
                     Section("masks", "ans-bernoulli-markov", masks), Section("mlp_decoder", f"raw-{f16}", mlp_dec),
                     *(Section(sec, f"raw-{f16}", d) for sec, (d, _) in extra.items())]
         sections += [Section(g, "ans-gauss-ctx", frame(frames[g], counted=False)) for g in GROUPS]
         data = container.pack(header, sections)
         self.last_symbols = {**{g: np.concatenate(v) for g, v in symbols.items()}, "masks": mask.copy(),
                              "positions": q[order].copy()}
-        side = {k: {"estimated": v, "coded": 8 * sum(len(s.data) for s in side_sections if s.name == k)}
+        side = {k: {"estimated": v, "coded": 8 * sum(len(s.data) for s in (*side_sections, *anchor_sections)
+                                                     if s.name == k)}
                 for k, v in cm.side_bits().items()}
         self.last_stats = {
             "anchors": n, "dropped": n_in - n, "active_offsets": int(mask.sum()), "bytes": len(data),
@@ -314,7 +322,7 @@ class AnchorCodec(StreamCodec):
         if not isinstance(dcfg, dict):
             raise CorruptStreamError("decoder_config is not an object")
 
-        ctx = cm.coding_context(anchors)
+        ctx = cm.decode_anchor_side(cm.coding_context(anchors), header, sections)
         decoded = {g: np.zeros((n, d)) for g, d in cm.dims.items()}
         symbols = {"masks": mask, "positions": q}
         payloads = {g: unframe(need(sections, g), g, count=len(ranges[g])) for g in GROUPS}

@@ -89,8 +89,9 @@ class AnchorEntropyModel(nn.Module):
         (options: the user's config overrides)."""
         raise NotImplementedError(f"{cls.__name__} does not say how to build itself for a training run")
 
-    def describe(self) -> dict:
-        """What a run's metrics record about the model (e.g. its config)."""
+    def describe(self, anchors=None) -> dict:
+        """What a run's metrics record about the model (e.g. its config; `anchors`: the
+        trained positions, for figures over the scene such as MoP's gate weights)."""
         return {}
 
     # ---- training face (subclasses) ------------------------------------------------------
@@ -128,6 +129,16 @@ class AnchorEntropyModel(nn.Module):
         """Parameters of `unit` from the context and the already decoded (coded-domain,
         dequantized) values: decoded[group] is [N, dims[group]], filled up to this unit."""
         raise NotImplementedError
+
+    def encode_anchor_side(self, context) -> tuple[dict, list[Section]]:
+        """Per-anchor side information the encoder chooses for the decoded positions (e.g.
+        MoP's coarse step indices), as (header entries, sections); default none."""
+        return {}, []
+
+    def decode_anchor_side(self, context, header: dict, sections: dict):
+        """`context` with that side information applied; the encoder calls it on its own
+        output too, so both sides code with the same parameters. Default: unchanged."""
+        return context
 
     def side_bits(self) -> dict[str, float]:
         """Estimated bits of side information the model stores (e.g. hash tables)."""

@@ -181,12 +181,16 @@ class HacConfig:
         ends = np.cumsum(self.feature_chunks).tolist()
         return [(e - c, e) for c, e in zip(self.feature_chunks, ends)]
 
+    def prior_param_count(self, context_dim: int) -> int:
+        """Weights of the context MLP (HAC's prior)."""
+        n_out = 2 * self.n_params + 3
+        return context_dim * self.hidden + self.hidden + self.hidden * n_out + n_out
+
     def mlp_param_count(self, context_dim: int | None = None) -> int:
         """Number of context-MLP + channel-context weights (what the stream stores as float32)."""
         c = context_dim if context_dim is not None else \
             (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
-        n_out = 2 * self.n_params + 3
-        total = c * self.hidden + self.hidden + self.hidden * n_out + n_out
+        total = self.prior_param_count(c)
         for s, e in self.chunk_bounds[1:]:
             h = 2 * (e - s)
             total += s * h + h + h * h + h
@@ -212,9 +216,12 @@ HacOutput = AnchorRate  # the training face's output (the shared AnchorRate)
 class HacEntropyModel(AnchorEntropyModel):
     """HAC entropy model over Scaffold-GS anchors (see module docstring)."""
 
+    config_class = HacConfig
+    HEADER_KEY = "hac"  # the header entry holding the config
+
     def __init__(self, cfg: HacConfig | None = None):
         super().__init__()
-        self.cfg = cfg = copy.deepcopy(cfg) if cfg is not None else HacConfig()
+        self.cfg = cfg = copy.deepcopy(cfg) if cfg is not None else self.config_class()
         cfg.validate()
         fpl = cfg.features_per_level
         g3 = BinaryHashGrid3D(levels=len(cfg.grid3d_resolutions), resolutions=cfg.grid3d_resolutions,
@@ -225,8 +232,7 @@ class HacEntropyModel(AnchorEntropyModel):
         self.context = HashContext(g3, planes)
         d = cfg.dims
         self.split = [d["feature"], d["feature"], d["scaling"], d["scaling"], d["offsets"], d["offsets"], 1, 1, 1]
-        self.mlp = nn.Sequential(nn.Linear(self.context.out_dim, cfg.hidden), nn.ReLU(),
-                                 nn.Linear(cfg.hidden, sum(self.split)))
+        self.build_prior()
         # channel-wise feature context: chunk i's mean / raw scale refined from chunks < i
         self.chunk_mlps = nn.ModuleList()
         for s, e in cfg.chunk_bounds[1:]:
@@ -240,10 +246,10 @@ class HacEntropyModel(AnchorEntropyModel):
 
     @classmethod
     def for_scene(cls, n_points: int, feat_dim: int, n_offsets: int, options: dict | None = None):
-        return cls(HacConfig.from_dict({**default_config(n_points), **(options or {}),
-                                        "feat_dim": feat_dim, "n_offsets": n_offsets}))
+        return cls(cls.config_class.from_dict({**default_config(n_points), **(options or {}),
+                                               "feat_dim": feat_dim, "n_offsets": n_offsets}))
 
-    def describe(self) -> dict:
+    def describe(self, anchors=None) -> dict:
         return {"config": self.cfg.to_dict()}
 
     # ---- set-up ----------------------------------------------------------------------------
@@ -260,12 +266,38 @@ class HacEntropyModel(AnchorEntropyModel):
     def _q(self, adj: torch.Tensor, group: str) -> torch.Tensor:
         return self.cfg.q0[group] * torch.clamp(1 + torch.tanh(adj), min=self.cfg.q_min)
 
+    # ---- the seams a method on HAC's model overrides (e.g. gscodec.entropy.mop) ------------
+    def build_prior(self) -> None:
+        """HAC's context MLP: context -> hidden -> ReLU -> the split."""
+        self.mlp = nn.Sequential(nn.Linear(self.context.out_dim, self.cfg.hidden), nn.ReLU(),
+                                 nn.Linear(self.cfg.hidden, sum(self.split)))
+
+    def prior_tensors(self) -> list[torch.Tensor]:
+        """The prior's weights in stream order (HAC: w1, b1, w2, b2)."""
+        return [self.mlp[0].weight, self.mlp[0].bias, self.mlp[2].weight, self.mlp[2].bias]
+
+    def prior(self, context: torch.Tensor) -> torch.Tensor:
+        """Hash-grid context [N, C] -> [N, sum(split) + extra]: HAC's (mean, raw scale) per
+        group, then the three step adjusters; columns past sum(split) go to step_factor."""
+        return self.mlp(context)
+
+    def prior64(self, context: np.ndarray) -> np.ndarray:
+        """prior() on the coding face (float64 fixed-order replay)."""
+        return replay.run(self.mlp, context)
+
+    def step_factor(self, extra, group: str):
+        """What multiplies HAC's step Q0 (1 + tanh(adj)) of `group`, from the prior's extra
+        columns (torch in training, float64 numpy in coding): 1 for HAC."""
+        return 1.0
+
     def _heads(self, anchors: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """group -> (mean, raw scale, Q) from the hash-grid context (before channel context)."""
-        out = self.mlp(self.context(anchors))
-        mf, sf, ms, ss, mo, so, af, as_, ao = torch.split(out, self.split, dim=1)
-        return {"feature": (mf, sf, self._q(af, "feature")), "scaling": (ms, ss, self._q(as_, "scaling")),
-                "offsets": (mo, so, self._q(ao, "offsets"))}
+        out = self.prior(self.context(anchors))
+        base = sum(self.split)
+        mf, sf, ms, ss, mo, so, af, as_, ao = torch.split(out[:, :base], self.split, dim=1)
+        extra = out[:, base:]
+        return {g: (m, r, self._q(a, g) * self.step_factor(extra, g))
+                for g, m, r, a in (("feature", mf, sf, af), ("scaling", ms, ss, as_), ("offsets", mo, so, ao))}
 
     def _refine(self, mean: torch.Tensor, raw: torch.Tensor, features_hat: torch.Tensor):
         """Channel-wise context: chunk i's (mean, raw) += MLP_i(decoded chunks < i)."""
@@ -351,8 +383,8 @@ class HacEntropyModel(AnchorEntropyModel):
 
     # ---- coding face -----------------------------------------------------------------------
     def mlp_tensors(self) -> list[torch.Tensor]:
-        """Context MLP (w1, b1, w2, b2) then each chunk MLP's (w1, b1, w2, b2): stream order."""
-        ts = [self.mlp[0].weight, self.mlp[0].bias, self.mlp[2].weight, self.mlp[2].bias]
+        """The prior (prior_tensors) then each chunk MLP's (w1, b1, w2, b2): stream order."""
+        ts = list(self.prior_tensors())
         for m in self.chunk_mlps:
             ts += [m[0].weight, m[0].bias, m[2].weight, m[2].bias]
         return ts
@@ -381,13 +413,15 @@ class HacEntropyModel(AnchorEntropyModel):
         xyz = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
                               dtype=torch.float64)
         ctx_mod = copy.deepcopy(self.context).to("cpu", torch.float64)
-        outs = [replay.run(self.mlp, ctx_mod(xyz[s : s + chunk]).numpy()) for s in range(0, xyz.shape[0], chunk)]
-        out = np.concatenate(outs, 0) if outs else np.zeros((0, sum(self.split)))
-        parts = np.split(out, np.cumsum(self.split)[:-1], axis=1)
-        res = {}
+        outs = [self.prior64(ctx_mod(xyz[s : s + chunk]).numpy()) for s in range(0, xyz.shape[0], chunk)]
+        out = np.concatenate(outs, 0) if outs else self.prior64(np.zeros((0, self.context.out_dim)))
+        base = sum(self.split)
+        parts = np.split(out[:, :base], np.cumsum(self.split)[:-1], axis=1)
+        res = {"extra": out[:, base:], "q_base": {}}  # the prior's extra columns; steps before step_factor
         for i, g in enumerate(GROUPS):
             q = self.cfg.q0[g] * np.maximum(1.0 + np.tanh(parts[6 + i]), self.cfg.q_min)
-            res[g] = (parts[2 * i], parts[2 * i + 1], q)
+            res["q_base"][g] = q
+            res[g] = (parts[2 * i], parts[2 * i + 1], q * self.step_factor(res["extra"], g))
         return res
 
     @torch.no_grad()
@@ -459,7 +493,8 @@ class HacEntropyModel(AnchorEntropyModel):
     def unit_params(self, unit: CodingUnit, context, decoded) -> UnitParams:
         if unit.group == "feature":
             mean, scale = self.coder_feature_chunk(context, decoded["feature"][:, : unit.start], unit.index)
-            return UnitParams(mean, scale, context["feature"][2])
+            q = context["feature"][2]  # [N, 1], or per channel [N, F] (e.g. MoP's weights): this chunk's
+            return UnitParams(mean, scale, q if q.shape[1] == 1 else q[:, unit.start : unit.end])
         mean, raw, q = context[unit.group]
         return UnitParams(mean, np.maximum(replay.softplus64(raw), SCALE_MIN), q)
 
@@ -478,16 +513,16 @@ class HacEntropyModel(AnchorEntropyModel):
             if np.all(np.isfinite(h)):
                 data, stored = h.tobytes(), "float16"
         bounds = [self.context.lo.detach().cpu().float().tolist(), self.context.hi.detach().cpu().float().tolist()]
-        header = {"hac": self.cfg.to_dict(), "context_bounds": bounds, "hash_p": hb.p, "context_dtype": stored}
+        header = {self.HEADER_KEY: self.cfg.to_dict(), "context_bounds": bounds, "hash_p": hb.p, "context_dtype": stored}
         return header, [Section("hash", "ans-bernoulli", hb.payload),
                         Section("mlp_context", "raw-f16" if stored == "float16" else "raw-f32", data)]
 
     @classmethod
     def from_stream(cls, header: dict, sections: dict) -> HacEntropyModel:
         try:
-            cfg = HacConfig.from_dict(header.get("hac"))
+            cfg = cls.config_class.from_dict(header.get(cls.HEADER_KEY))
         except InputError as e:
-            raise CorruptStreamError(f"hac header: {e}") from None
+            raise CorruptStreamError(f"{cls.HEADER_KEY} header: {e}") from None
         if cfg.hash_entries() > MAX_HASH_BITS:
             raise CorruptStreamError(f"hac header: hash grid of {cfg.hash_entries()} entries is beyond the limit")
         try:

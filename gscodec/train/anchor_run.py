@@ -46,7 +46,8 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     cls = type(codec_obj)  # it names the entropy model and any phases of its own
     model_class = getattr(cls, "model_class", None)
     rep = getattr(cls, "representation_class", ScaffoldModel)
-    em = (model_class.for_scene(len(ds.points.xyz), rep.coded_feat_dim(cfg.feat_dim), cfg.n_offsets, model_over)
+    options = {**(codec_obj.model_options() if hasattr(codec_obj, "model_options") else {}), **(model_over or {})}
+    em = (model_class.for_scene(len(ds.points.xyz), rep.coded_feat_dim(cfg.feat_dim), cfg.n_offsets, options)
           if model_class is not None else None)
     # the codec object, not its class: its options may shape the schedule (Predict-GS's ablations)
     phases = cfg.phases(codec_obj.training_phases(cfg) if hasattr(codec_obj, "training_phases") else ())
@@ -109,7 +110,8 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
                    "seconds": export_seconds},
         "codec_stats": _jsonable(getattr(codec_obj, "last_stats", {})),
         "device": str(trainer.device),
-        "entropy_model": None if em is None else {"class": type(em).__name__, **em.describe()},
+        "entropy_model": None if trainer.entropy_model is None else
+        {"class": type(trainer.entropy_model).__name__, **trainer.entropy_model.describe(scene.anchors)},
     }
     renders = out / "renders"
     for i, img in zip(test, decoded_renders):

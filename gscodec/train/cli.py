@@ -11,7 +11,8 @@ def register(sub) -> None:
     s.add_argument("--codec", default="ptc",
                    help="ptc (train plain 3DGS, then compress), static-gscodec (train with compression "
                         "simulation, then code with the learned distributions), hac (Scaffold-GS anchors + HAC), "
-                        "predict-gs (anchor features predicted from a feature pool, residuals coded by HAC's model)")
+                        "predict-gs (anchor features predicted from a feature pool, residuals coded by HAC's model), "
+                        "mop (HAC with a mixture-of-priors hyperprior and coarse-to-fine steps)")
     s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
                    help="rate weight λ of codecs that train with compression (static-gscodec default 0.006)")
     s.add_argument("--iterations", type=int, default=None)

@@ -343,10 +343,15 @@ class ScaffoldTrainer:
 
         cfg, m = self.cfg, self.model
         phase = self.active()
+        em = self.entropy_model
         if phase != self._last_phase:
-            if self.entropy_model is not None and hasattr(self.entropy_model, "on_phase"):
-                self.entropy_model.on_phase(phase)
+            if em is not None and hasattr(em, "on_phase"):
+                em.on_phase(phase)
+            if em is not None and getattr(em, "wants_gradients", None) and em.wants_gradients(phase):
+                em.set_gradients(self.attribute_gradients())  # e.g. MoP's element-wise step weights
             self._last_phase = phase
+        if em is not None and hasattr(em, "on_step"):
+            em.on_step(self.step, cfg.iterations)  # e.g. an annealed temperature
         self._apply_switches()
         mode = self.mode()
         if mode == "context" and self.entropy_model is not None and not getattr(self, "_bounds_at_context", False):
@@ -390,6 +395,34 @@ class ScaffoldTrainer:
         if bits:
             stats["bits"] = {k: float(v.detach()) for k, v in bits.items()}
         return stats
+
+    def attribute_gradients(self, max_views: int = 64) -> dict[str, torch.Tensor]:
+        """Mean |d rendering loss / d attribute| per element over the training views (at most
+        max_views, evenly spaced), attributes simulated as this step's phase does; no
+        optimizer step. {"feature": [N, F], "scaling": [N, 6], "offsets": [N, 3k]}: a service
+        for entropy models that weigh elements by their effect on the render."""
+        from gscodec.eval.metrics import ssim
+
+        cfg, m = self.cfg, self.model
+        ids = self.train_ids[:: max(1, math.ceil(len(self.train_ids) / max_views))]
+        params = {"feature": m.features, "scaling": m.scaling, "offsets": m.offsets}
+        acc = {g: torch.zeros_like(p) for g, p in params.items()}
+        m.train()
+        if self.entropy_model is not None:
+            self.entropy_model.train()  # the training simulation (rounding would pass no gradient)
+        for idx in ids:
+            cam, gt = self.ds.cameras[idx], self.ds.image(idx).to(self.device)
+            feats, scal, offs, _, _ = self.simulate(self.mode(), None)
+            img = m.render(cam, self.bg, cfg.backend, features=feats, scaling=scal, offsets=offs).image
+            loss = (1 - cfg.lambda_dssim) * (img - gt).abs().mean() + cfg.lambda_dssim * (1 - ssim(img, gt))
+            if not loss.requires_grad:  # nothing in view
+                continue
+            grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+            for g, gr in zip(params, grads):
+                if gr is not None:
+                    acc[g] += gr.detach().abs()
+        n = len(m)
+        return {g: (a / max(len(ids), 1)).reshape(n, -1) for g, a in acc.items()}
 
     def _apply_switches(self) -> None:
         sw = switches(self.phases, self.step)

@@ -106,6 +106,35 @@ def test_anchor_summary_names_the_issue_figures(anchor):
 def test_lambda_overrides_parse_and_refuse_unknown_labels(anchor):
     assert anchor.parse_lambdas(["HAC=0.002,0.004", "static-gscodec=0.03"]) == {"HAC": [0.002, 0.004],
                                                                                 "Static GSCodec": [0.03]}
-    for bad in ("MoP=0.1", "HAC=", "HAC=x"):
+    for bad in ("NoSuchCodec=0.1", "HAC=", "HAC=x"):
         with pytest.raises(SystemExit, match="--lambdas"):
             anchor.parse_lambdas([bad])
+
+
+def _groups(**sizes):
+    total = sum(sizes.values())
+    return [{"group": k, "bytes": v, "share": v / total} for k, v in sizes.items()]
+
+
+def test_predict_gs_summary_feature_ratio_and_bd_rate(anchor):
+    hac = [_pt("HAC", lam, psnr, 100 + f + 50, groups=_groups(feature=f, MLPs=50, location=100))
+           for lam, psnr, f in ((0.002, 32.0, 400), (0.004, 31.0, 300), (0.008, 30.0, 200))]
+    pred = [dict(_pt("Predict-GS", lam, psnr, 100 + f + 20 + 80, groups=_groups(feature=f, SFP=20, MLPs=80,
+                                                                                 location=100)), codec="predict-gs")
+            for lam, psnr, f in ((0.002, 32.0, 200), (0.004, 31.0, 150), (0.008, 30.0, 100))]
+    sm = anchor.predict_gs_summary(hac + pred)
+    assert sm["feature_group_ratio_vs_hac_by_lambda"]["0.004"] == pytest.approx(170 / 300)
+    assert sm["bd_rate_vs_hac_pct"] < 0 and sm["bd_rate_vs_hac_without_fixed_cost_pct"] < sm["bd_rate_vs_hac_pct"]
+    assert "only 3 points" in sm["bd_rate_vs_hac_note"] and anchor.predict_gs_summary(hac) == {}
+
+
+def test_predict_gs_ablation_directions_as_measured():
+    abl = _load("anchor_ablation")
+    rows = {"HAC": {"psnr": 31.0, "bytes": 100}, "+ SFP only": {"psnr": 29.0, "bytes": 60},
+            "+ SFP + f_r": {"psnr": 30.9, "bytes": 85}, "full (staged + cosine)": {"psnr": 31.1, "bytes": 84},
+            "down-sampling linear": {"psnr": 31.2, "bytes": 84}}
+    d = abl.directions(rows)
+    assert d["sfp_only_smaller_than_hac"] and d["sfp_only_worse_than_hac"] and d["residual_recovers_psnr"]
+    assert d["progressive_adds_psnr"] and d["cosine_ge_linear"] is False and d["linear_ge_fixed"] is None
+    m = abl.directions({"HAC": {"psnr": 31.0, "bytes": 100}, "+ MoP (HAC's steps)": {"psnr": 31.0, "bytes": 98}}, "mop")
+    assert m["mop_smaller_than_hac"] and m["c2fq_smaller_than_hac"] is None

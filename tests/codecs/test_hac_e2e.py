@@ -1,8 +1,8 @@
 """HAC end to end: a tiny Scaffold-GS + HAC training -> .gsz -> a fresh process decodes the
 same symbols and renders the same image; the whole run writes its files and metrics."""
 import json
-import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +16,9 @@ from gscodec.models.scaffold import render_anchor_scene
 from gscodec.scene import AnchorScene, load_ply
 from gscodec.train.anchor_run import train_and_compress_anchors
 from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fresh_decode import decode_in_fresh_process  # noqa: E402
 
 TINY_HAC = dict(feat_dim=8, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
                 grid2d_resolutions=(16,), grid2d_table_log2=8)
@@ -40,18 +43,9 @@ def trained(ds):
 def test_fresh_process_decodes_the_same_symbols_and_render(trained, ds, tmp_path):
     codec = HacCodec()
     data = codec.encode(trained)
-    (tmp_path / "s.gsz").write_bytes(data)
     cam = ds.cameras[ds.test_indices[0]]
-    torch.save(cam, tmp_path / "cam.pt")
-    code = ("import sys, torch, numpy as np; from gscodec.codecs.hac import HacCodec; "
-            "from gscodec.codecs import decode_bytes; from gscodec.models.scaffold import render_anchor_scene; "
-            "d = open(sys.argv[1], 'rb').read(); sym = HacCodec.decode_symbols(d); s = decode_bytes(d); "
-            "cam = torch.load(sys.argv[2], weights_only=False); "
-            "img = render_anchor_scene(s, cam, backend='cpu').image; "
-            "torch.save({'sym': {k: torch.from_numpy(np.asarray(v)) for k, v in sym.items()}, 'img': img}, sys.argv[3])")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.gsz"), str(tmp_path / "cam.pt"),
-                    str(tmp_path / "out.pt")], check=True)
-    other = torch.load(tmp_path / "out.pt")
+    sym, other_img = decode_in_fresh_process(data, cam, tmp_path)
+    other = {"sym": sym, "img": other_img}
     here = HacCodec.decode_symbols(data)
     assert set(other["sym"]) == set(here)
     for k, v in here.items():

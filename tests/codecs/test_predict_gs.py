@@ -1,8 +1,8 @@
 """Predict-GS on the anchor framework: the residual switch (heads at zero: the render does not
 move at the switch), the cosine view schedule, and a tiny run coded by `predict-gs`: bits as
 estimated, a fresh process decodes the same symbols and render, SFP and MGRD as storage rows."""
-import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +18,9 @@ from gscodec.models.predict_gs import RESIDUAL_DIM, PredictGSModel
 from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.renderable import renderable
 from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer, ViewScale
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fresh_decode import decode_in_fresh_process  # noqa: E402
 
 TINY_HAC = dict(feat_dim=RESIDUAL_DIM, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
                 grid2d_resolutions=(16,), grid2d_table_log2=8)
@@ -87,17 +90,9 @@ def test_predict_gs_codes_and_a_fresh_process_decodes_the_same(trained, ds, tmp_
         assert b["coded"] <= 1.005 * b["estimated"] + 64 * units[g], (g, b)
     groups = {r["group"]: r["bytes"] for r in gsz_summary(data)["groups"]}
     assert groups["SFP"] > 0 and groups["MGRD"] > 0 and sum(groups.values()) == len(data)
-    (tmp_path / "s.gsz").write_bytes(data)
     cam = ds.cameras[ds.test_indices[0]]
-    torch.save(cam, tmp_path / "cam.pt")
-    code = ("import sys, torch, numpy as np; torch.set_num_threads(1); from gscodec.codecs.predict_gs import PredictGSCodec; "
-            "from gscodec.codecs import decode_bytes; from gscodec.models.scaffold import render_anchor_scene; "
-            "d = open(sys.argv[1], 'rb').read(); s = decode_bytes(d); cam = torch.load(sys.argv[2], weights_only=False); "
-            "torch.save({'sym': {k: torch.from_numpy(np.asarray(v)) for k, v in PredictGSCodec.decode_symbols(d).items()}, "
-            "'img': render_anchor_scene(s, cam, backend='cpu').image}, sys.argv[3])")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.gsz"), str(tmp_path / "cam.pt"),
-                    str(tmp_path / "out.pt")], check=True, env={"OMP_NUM_THREADS": "1", "PATH": ""})
-    other = torch.load(tmp_path / "out.pt")
+    sym, img = decode_in_fresh_process(data, cam, tmp_path)
+    other = {"sym": sym, "img": img}
     for k, v in PredictGSCodec.decode_symbols(data).items():
         assert np.array_equal(np.asarray(v), other["sym"][k].numpy()), k
     model = ScaffoldModel.from_anchor_scene(decode_bytes(data))

@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from gscodec.coding.sort import from_grid, grid_shape, morton_grid_order, neighbour_distance, sort_into_grid, to_grid
+from gscodec.coding.sort import (
+    from_grid,
+    grid_shape,
+    morton_grid_order,
+    neighbour_distance,
+    sort_into_grid,
+    to_grid,
+)
 from gscodec.errors import InputError
 
 

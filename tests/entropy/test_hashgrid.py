@@ -7,7 +7,12 @@ import numpy as np
 import torch
 
 from gscodec.coding import ans
-from gscodec.entropy import BinaryHashGrid, BinaryHashGrid2D, BinaryHashGrid3D, HashContext
+from gscodec.entropy import (
+    BinaryHashGrid,
+    BinaryHashGrid2D,
+    BinaryHashGrid3D,
+    HashContext,
+)
 
 PR = (1, 2654435761, 805459861)
 

@@ -4,7 +4,13 @@ import json
 import pytest
 
 from gscodec.errors import InputError
-from gscodec.eval.harness import expand_jobs, load_spec, read_results, run_bench, spec_from_dict
+from gscodec.eval.harness import (
+    expand_jobs,
+    load_spec,
+    read_results,
+    run_bench,
+    spec_from_dict,
+)
 
 SPEC = {
     "name": "t",

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import gscodec.entropy.hac as hac_mod  # noqa: E402
 from gscodec.data.synthetic import load_builtin
 from gscodec.errors import InputError
 from gscodec.models.scaffold import ANCHOR_PARAMS
@@ -17,8 +18,6 @@ from gscodec.scene import load_ply
 from gscodec.scene.ply import save_ply
 from gscodec.train.anchor_growth import append_anchor_rows, keep_anchor_rows
 from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
-
-import gscodec.entropy.hac as hac_mod  # noqa: E402
 
 SMALL = {"voxel_size": 0.25, "feat_dim": 8, "n_offsets": 4}
 VIEWS = [1, 3, 6, 10, 13]  # training views scored before / after

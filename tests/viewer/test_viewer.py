@@ -14,8 +14,13 @@ import torch
 
 from gscodec.errors import InputError
 from gscodec.scene import GaussianScene
-from gscodec.viewer.cameras import (camera_from_view, camera_pose, matching_camera, rotmat_to_wxyz,
-                                    vertical_fov)
+from gscodec.viewer.cameras import (
+    camera_from_view,
+    camera_pose,
+    matching_camera,
+    rotmat_to_wxyz,
+    vertical_fov,
+)
 from gscodec.viewer.panel import source_markdown
 from gscodec.viewer.sources import SceneSource, StaticSource
 from gscodec.viewer.splats import SH_C0, scene_to_splats

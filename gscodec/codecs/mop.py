@@ -1,0 +1,52 @@
+"""The "mop" codec: Mixture of Priors + Coarse-to-Fine Quantization (paper 000) as a
+configuration of the generic anchor codec with gscodec.entropy.mop.MopEntropyModel.
+
+Stream: HAC's (gscodec.codecs.hac), with the model config under `mop`, the channel weights
+of C2FQ in the header (`mop_weights`, float16 values) and the coarse scale chosen for each
+anchor and group in section `c2fq_index` (its own row in `gscodec info`, with the experts,
+gate and shared head in `mlp_context`). Training: HAC's schedule plus the "element-weights"
+phase at 20k of 30k (scaled), where the trainer's gradient pass sets the channel weights.
+
+Options (training only; the ablations of the paper's Tables 2 and 6):
+  experts        number of experts (1: C2FQ without MoP, one expert = HAC's MLP)
+  c2fq           false: MoP without C2FQ (HAC's adaptive step)
+  expert_hidden  experts' width; None (default) sizes them iso-parameter with HAC's MLP
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from gscodec.codecs.hac import HacCodec
+from gscodec.codecs.registry import register_codec
+from gscodec.entropy.mop import WEIGHT_PHASE, MopEntropyModel
+from gscodec.errors import InputError
+from gscodec.train.schedule import scale_position
+
+WEIGHTS_AT = 20_000  # of HAC's 30k steps: after anchor growth (15k), a third left to adapt
+
+
+@register_codec
+class MopCodec(HacCodec):
+    name = "mop"
+    version = 1
+    model_class = MopEntropyModel
+    SECTION_GROUPS: ClassVar[dict[str, str]] = {**HacCodec.SECTION_GROUPS, "mlp_context": "MoP + context MLPs",
+                                                "c2fq_index": "C2FQ indices"}
+
+    def __init__(self, *, experts: int = 5, c2fq: bool = True, expert_hidden: int | None = None, **kw):
+        if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
+            raise InputError(f"mop: experts must be an integer in 1..16, got {experts!r}")
+        if not isinstance(c2fq, bool):
+            raise InputError(f"mop: c2fq must be true or false, got {c2fq!r}")
+        if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
+            raise InputError(f"mop: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
+        super().__init__(**kw)
+        self.experts, self.c2fq, self.expert_hidden = experts, c2fq, expert_hidden
+
+    def model_options(self) -> dict:
+        return {"n_experts": self.experts, "c2fq": self.c2fq, "expert_hidden": self.expert_hidden}
+
+    def training_phases(self, cfg) -> tuple:
+        from gscodec.train.scaffold import Phase
+
+        return (Phase(scale_position(WEIGHTS_AT, cfg.iterations), WEIGHT_PHASE),) if self.c2fq else ()
