@@ -121,6 +121,20 @@ def _note(message, category, filename, lineno, line=None) -> str:
     return f"note: {message}\n"
 
 
+def _sigterm_interrupts():
+    """SIGTERM ends a run as Ctrl-C does (temporary outputs removed on the way out); returns
+    the handler it replaced (None off the main thread)."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _note
     parser = build_parser()
@@ -128,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    previous = _sigterm_interrupts()
     try:
         return int(args.fn(args) or 0)
     except GscodecError as e:
@@ -139,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

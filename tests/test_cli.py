@@ -88,3 +88,38 @@ def test_a_bad_codec_option_is_refused_before_training(tmp_path, capsys):
     assert "residual must be" in capsys.readouterr().err and not out.exists()
     assert main(["train", "builtin", "-o", str(out), "--codec", "hac", "--codec-option", "residual"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_output_paths_are_checked_and_get_the_umask(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ply = tmp_path / "in.ply"
+    save_ply(GaussianScene.random(30, sh_degree=0), ply)
+    before = ply.read_bytes()
+    r = run("encode", ply, "-o", ply)
+    assert r.returncode == 2 and "is also the input" in r.stderr and ply.read_bytes() == before
+    r = run("encode", ply, "-o", tmp_path)
+    assert r.returncode == 2 and "is a directory" in r.stderr
+    (tmp_path / "f").write_text("x")
+    r = run("encode", ply, "-o", tmp_path / "f" / "out.gsz")
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    old = os.umask(0o022)
+    try:
+        assert main(["encode", str(ply), "-o", str(tmp_path / "o.gsz")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "o.gsz").stat().st_mode & 0o777 == 0o644
+    # SIGTERM during a write leaves no temporary file behind
+    code = ("import sys, time, gscodec.cli as c; from gscodec.utils.io import atomic_open\n"
+            "c._sigterm_interrupts(); print('ready', flush=True)\n"
+            "try:\n    with atomic_open(sys.argv[1]) as f:\n        f.write(b'x'); time.sleep(30)\n"
+            "except KeyboardInterrupt:\n    sys.exit(130)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "t.bin")], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(20) == 130 and not list(tmp_path.glob(".t.bin.*")) and not (tmp_path / "t.bin").exists()

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from gscodec.errors import InputError
+from gscodec.utils.io import check_output
 
 
 def register(sub) -> None:
@@ -62,6 +63,7 @@ def cmd_encode(args) -> int:
     from gscodec.utils.io import atomic_write_bytes
 
     src = Path(args.input)
+    check_output(args.output, src)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scene = load_ply(src)
@@ -89,6 +91,7 @@ def cmd_decode(args) -> int:
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    check_output(args.output, path)
     t0 = time.perf_counter()
     scene = decode_to_gaussians(path.read_bytes(), args.sh_degree)
     dt = time.perf_counter() - t0
