@@ -27,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.anchor_raw import MAX_ANCHORS, check_scene
+from gscodec.codecs.base import StreamCodec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
 from gscodec.coding.positions import (

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.ptc.config import make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
-from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section

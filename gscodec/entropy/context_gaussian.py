@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -22,10 +23,12 @@ from torch import nn
 
 from gscodec.entropy.gaussian import GaussianConditional
 from gscodec.entropy.hashgrid import BinaryHashGrid2D, BinaryHashGrid3D, HashContext
+from gscodec.utils.config import ConfigBase
 
 
 @dataclass
-class ContextGridConfig:
+class ContextGridConfig(ConfigBase):
+    WHAT: ClassVar[str] = "context grid config"
     levels_3d: int = 6
     resolutions_3d: tuple = (8, 12, 18, 27, 40, 60)
     table_log2_3d: int = 10

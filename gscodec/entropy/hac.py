@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -62,6 +63,7 @@ from gscodec.entropy.hashgrid import (
 )
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
+from gscodec.utils.config import ConfigBase
 
 MODES = ("plain", "noise", "context")
 SCALING_DOMAINS = ("log", "exp")
@@ -95,8 +97,10 @@ def default_chunks(feat_dim: int) -> tuple[int, ...]:
 
 
 @dataclass
-class HacConfig:
+class HacConfig(ConfigBase):
     """HAC's published defaults; smaller grids for tests. q_min: floor of Q/Q0."""
+
+    WHAT: ClassVar[str] = "HAC config"
 
     feat_dim: int = 50
     n_offsets: int = 10
@@ -196,18 +200,6 @@ class HacConfig:
             total += s * h + h + h * h + h
         return total
 
-    @classmethod
-    def from_dict(cls, d: dict) -> HacConfig:
-        if not isinstance(d, dict):
-            raise InputError("HAC config must be a JSON object")
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown HAC config keys {sorted(unknown)}")
-        try:
-            return cls(**d).validate()
-        except (TypeError, ValueError, OverflowError) as e:
-            raise InputError(f"invalid HAC config ({e})") from None
 
 
 HacOutput = AnchorRate  # the training face's output (the shared AnchorRate)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -53,6 +54,8 @@ INITS = (nn.init.kaiming_uniform_, nn.init.xavier_uniform_, nn.init.xavier_norma
 @dataclass
 class MopConfig(HacConfig):
     """HAC's config plus the experts and C2FQ; scale_list the coarse multipliers of Q0."""
+
+    WHAT: ClassVar[str] = "MoP config"
 
     n_experts: int = 5
     expert_hidden: int | None = None  # None: iso-parameter with HAC's context MLP

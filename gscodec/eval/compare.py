@@ -90,7 +90,6 @@ def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: s
     truth; with keep_images, also the renders (so callers need not render them again)."""
     from gscodec.eval.metrics import psnr, ssim
     from gscodec.render import render
-
     from gscodec.scene.renderable import renderable
 
     source = renderable(scene)  # anchors: their neural Gaussians, spawned per view

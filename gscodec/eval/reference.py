@@ -7,6 +7,7 @@ A report adds them only for a dataset it has measured, as a separate "published"
 from __future__ import annotations
 
 import re
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package

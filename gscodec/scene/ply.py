@@ -17,7 +17,11 @@ import plyfile
 import torch
 
 from gscodec.errors import InputError
-from gscodec.scene.gaussian import GaussianScene, sh_coeffs_for_degree, sh_degree_for_coeffs
+from gscodec.scene.gaussian import (
+    GaussianScene,
+    sh_coeffs_for_degree,
+    sh_degree_for_coeffs,
+)
 from gscodec.utils.io import atomic_open
 
 REQUIRED = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from gscodec.utils.config import ConfigBase
+
 
 @dataclass
-class MaskConfig:
+class MaskConfig(ConfigBase):
+    WHAT: ClassVar[str] = "mask config"
     kind: str = "learnable"  # learnable | gradient | none
     ratio: float = 0.3  # target share of splats that keep SH rest
     init_prob: float = 0.9  # learnable: initial soft mask value

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -28,13 +29,16 @@ from gscodec.entropy.factorized import FactorizedEntropyModel
 from gscodec.errors import InputError
 from gscodec.simulate.masks import GradientMask, LearnableMask, MaskConfig
 from gscodec.simulate.quantize import MODES, QuantConfig, Quantizer
+from gscodec.utils.config import ConfigBase
 
 ATTRIBUTES = ("quats", "log_scales", "opacity_logits", "sh_dc", "sh_rest")
 ENTROPY_MODELS = ("factorized", "gaussian", "none")
 
 
 @dataclass
-class SimConfig:
+class SimConfig(ConfigBase):
+    WHAT: ClassVar[str] = "simulation config"
+    NESTED: ClassVar[dict] = {"mask": MaskConfig, "grid": ContextGridConfig}
     """Defaults = Static GSCodec's choices: noise quantization, factorized entropy model on
     quats / scales / opacity / SH DC, learnable SH-rest mask."""
 
@@ -81,18 +85,6 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SimConfig":
-        d = dict(d)
-        mask = MaskConfig(**{k: tuple(v) if k == "temperature" else v for k, v in d.pop("mask", {}).items()})
-        grid = ContextGridConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("grid", {}).items()})
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise InputError(f"unknown simulation config keys: {', '.join(sorted(set(d) - known))}")
-        if "entropy_attributes" in d:
-            d["entropy_attributes"] = tuple(d["entropy_attributes"])
-        return cls(mask=mask, grid=grid, **d).validate()
 
 
 def to_channels(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

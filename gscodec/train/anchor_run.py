@@ -27,10 +27,10 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
     from gscodec.eval.compare import score_on_dataset
+    from gscodec.models.scaffold import ScaffoldModel
     from gscodec.models.scaffold_export import anchors_to_gaussians
     from gscodec.scene import save_ply
     from gscodec.train.run import RunResult, _jsonable, side_by_side
-    from gscodec.models.scaffold import ScaffoldModel
     from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
 
     codec_config = dict(codec_config or {})

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from gscodec.errors import InputError
+from gscodec.utils.config import ConfigBase
 
 SH_DEGREE_INTERVAL_REFERENCE = 1000  # one SH band per 1000 of 30k steps (3DGS)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigBase):
+    WHAT: ClassVar[str] = "training config"
+
     iterations: int = 7000
     sh_degree: int = 3
     sh_degree_interval: int | None = None  # one more SH band every this many steps; None: the rule
@@ -94,10 +98,3 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown training config keys: {', '.join(sorted(unknown))}")
-        return cls(**d).validate()

@@ -20,6 +20,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -29,6 +30,7 @@ from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
 from gscodec.train.anchor_growth import AnchorGrowth
+from gscodec.utils.config import ConfigBase
 from gscodec.utils.io import atomic_open
 
 HAC_ITERATIONS = 30_000
@@ -106,7 +108,9 @@ class ViewScale:
 
 
 @dataclass
-class ScaffoldConfig:
+class ScaffoldConfig(ConfigBase):
+    WHAT: ClassVar[str] = "Scaffold-GS training config"
+
     iterations: int = HAC_ITERATIONS
     # representation
     feat_dim: int = 50
@@ -212,13 +216,6 @@ class ScaffoldConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ScaffoldConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown Scaffold-GS training config keys: {', '.join(sorted(unknown))}")
-        return cls(**d).validate()
 
 
 def _exp_lr(step: int, total: int, lr0: float, lr1: float) -> float:

@@ -9,8 +9,13 @@ import numpy as np
 import torch
 
 from gscodec.errors import InputError
-from gscodec.viewer.cameras import (camera_from_view, camera_pose, matching_camera, rotmat_to_wxyz,
-                                    vertical_fov)
+from gscodec.viewer.cameras import (
+    camera_from_view,
+    camera_pose,
+    matching_camera,
+    rotmat_to_wxyz,
+    vertical_fov,
+)
 from gscodec.viewer.panel import dataset_markdown, source_markdown
 from gscodec.viewer.sources import SceneSource
 from gscodec.viewer.splats import scene_to_splats

@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 
+from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.ptc import layouts
 from gscodec.codecs.ptc.attributes import from_channels, to_channels
 from gscodec.codecs.ptc.config import PtcConfig, make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
-from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.positions import dequantize_positions, quantize_positions
@@ -40,7 +40,7 @@ class PostTrainingCodec(StreamCodec):
     def __init__(self, preset: str = "default", quality: int = 3, prune: dict | None = None, **overrides):
         cfg = make_config(preset, quality, **overrides)
         if prune:
-            cfg.prune = PruneConfig(**{**cfg.prune.__dict__, **prune})
+            cfg.prune = PruneConfig.from_dict({**cfg.prune.__dict__, **prune})
         self.config = cfg.validate()
         self.last_stats: dict = {}
 

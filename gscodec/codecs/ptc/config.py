@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from gscodec.codecs.ptc.prune import PruneConfig
 from gscodec.errors import InputError
+from gscodec.utils.config import ConfigBase
 
 ATTRIBUTES = ("scales", "quats", "opacity", "sh_dc", "sh_rest")
 
 
 @dataclass
-class PtcConfig:
+class PtcConfig(ConfigBase):
     """Every stage can be switched and tuned here; the resolved config travels in the header."""
+
+    WHAT: ClassVar[str] = "ptc config"
+    NESTED: ClassVar[dict] = {"prune": PruneConfig}
 
     preset: str = "default"
     prune: PruneConfig = field(default_factory=PruneConfig)
@@ -50,15 +55,6 @@ class PtcConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "PtcConfig":
-        d = dict(d)
-        prune = PruneConfig(**d.pop("prune", {}))
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(prune=prune, **d).validate()
 
 
 # quality 1 (smallest) .. 5 (closest to the original); 3 is the default. Calibrated on

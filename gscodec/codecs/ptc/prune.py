@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from gscodec.scene import GaussianScene
+from gscodec.utils.config import ConfigBase
 
 
 @dataclass
-class PruneConfig:
+class PruneConfig(ConfigBase):
+    WHAT: ClassVar[str] = "prune config"
     # opacity below this never passes the rasterizer's 1/255 alpha cut, so it cannot be seen
     min_opacity: float = 1.0 / 255.0
     # KD-tree outlier removal: drop splats whose mean distance to their k nearest neighbours
