@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.gscodec-installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,16 @@ $(PEERS): bench/peers/package-lock.json
 	@command -v npm >/dev/null && npm ci --prefix bench/peers --no-audit --no-fund --silent \
 		|| echo "note: npm peers not installed; the peer smoke tests will skip"
 
-test: $(STAMP) $(PEERS)
+# headless Chromium for the viewer's browser tests: the Debian packages when missing (as root);
+# otherwise a note (those tests then skip, or fail under CI=true)
+chromium: $(STAMP)
+	@$(PY) -c "import sys; from gscodec.viewer.browser import find_chromium; sys.exit(find_chromium() is None)" \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		     && DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 \
+		     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } \
+		|| echo "note: headless Chromium not installed (needs root and apt-get); the viewer's browser tests will skip"
+
+test: $(STAMP) $(PEERS) chromium
 	$(PY) -m pytest -q
 
 bench: $(STAMP) $(PEERS)

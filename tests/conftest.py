@@ -1,4 +1,9 @@
-"""Shared test fixtures. Sub-folders keep their own conftest.py for their fixtures."""
+"""Shared test fixtures. Sub-folders keep their own conftest.py for their fixtures.
+
+A test that needs a resource the machine may lack (the shared sample data, the npm peers,
+Chromium) calls `missing(reason)`: a skip with the reason, but a failure under CI=true, so
+CI cannot pass without them."""
+import os
 from pathlib import Path
 
 import pytest
@@ -10,9 +15,22 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "real"
 torch.set_num_threads(2)
 
 
+def missing(reason: str):
+    """Skip (fail under CI=true) because a required resource is absent."""
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"required under CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def require():
+    """The `missing` function, for tests and fixtures in sub-folders."""
+    return missing
+
+
 @pytest.fixture
 def shared_data() -> Path:
-    """../shared/data/real, or a skip with the reason when the folder is absent."""
+    """../shared/data/real, or `missing` with the reason when the folder is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {SHARED_DATA}")
+        missing(f"shared sample data not found at {SHARED_DATA}")
     return SHARED_DATA

@@ -45,3 +45,18 @@ def test_third_party_imports_are_declared():
             if DIST.get(name, name).lower().replace("_", "-") not in declared:
                 missing.add(f"{name} ({path.relative_to(ROOT)})")
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
+
+
+def test_a_missing_resource_fails_under_ci(tmp_path):
+    """`missing` (tests/conftest.py) skips on a developer's machine and fails under CI=true."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "test_x.py").write_text("def test_x(require):\n    require('no such thing')\n")
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    assert subprocess.run(base, env=env, capture_output=True, cwd=tmp_path).returncode == 0  # skipped
+    r = subprocess.run(base, env={**env, "CI": "true"}, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and "required under CI=true: no such thing" in r.stdout

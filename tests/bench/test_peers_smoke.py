@@ -47,13 +47,13 @@ def test_matched_psnr_verdicts(bench):
 
 
 @pytest.mark.parametrize("tool", ["spz-js", "splat-transform"])
-def test_peer_spz_round_trip(bench, tool, tmp_path):
+def test_peer_spz_round_trip(bench, tool, tmp_path, require):
     if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+        require("node is not installed")
     if tool == "spz-js" and not (bench.PEERS / "node_modules" / "spz-js").is_dir():
-        pytest.skip("spz-js not installed (npm ci --prefix bench/peers)")
+        require("spz-js not installed (npm ci --prefix bench/peers)")
     if tool == "splat-transform" and not bench.SPLAT_TRANSFORM.exists():
-        pytest.skip("splat-transform not installed (npm ci --prefix bench/peers)")
+        require("splat-transform not installed (npm ci --prefix bench/peers)")
     from gscodec.scene import save_ply
 
     ply = save_ply(bench.synthetic_scene(500, seed=0), tmp_path / "in.ply")

@@ -69,10 +69,10 @@ def test_missing_image_and_model(tiny_colmap, tmp_path):
         load_colmap(tmp_path / "empty")
 
 
-def test_shared_beer(shared_data):
+def test_shared_beer(shared_data, require):
     root = shared_data / "beer_colmap"
     if not root.is_dir():
-        pytest.skip(f"{root} not found")
+        require(f"{root} not found")
     with pytest.warns(UserWarning, match="SIMPLE_RADIAL"):
         full = load_colmap(root)
         ds = load_colmap(root, downscale=4)
