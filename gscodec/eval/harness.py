@@ -300,6 +300,20 @@ class Context:
         self.work = out_dir / "work"
         self._datasets: dict = {}
         self._trained: dict = {}
+        self._warmed: set = set()
+
+    def warm_up(self, codec, name: str, scene) -> None:
+        """Encode a small slice of `scene` once per codec name, untimed, so one-time costs
+        (numba compilation, lazy imports) do not land in the first job's encode time."""
+        if name in self._warmed:
+            return
+        self._warmed.add(name)
+        import torch
+
+        try:
+            codec.encode(scene.subset(torch.arange(min(len(scene), 512))))
+        except Exception:  # noqa: BLE001 - the timed encode reports any real error
+            pass
 
     def dataset(self, scene: SceneSpec):
         from gscodec.data.load import load_dataset
@@ -418,6 +432,7 @@ def run_job(job: Job, ctx: Context) -> dict:
         scene, info = ctx.trained(job.scene, job.train_config)
 
     codec = get_codec(job.codec.name, **job.codec_config)
+    ctx.warm_up(codec, job.codec.name, scene)
     t0 = time.perf_counter()
     data = codec.encode(scene)
     encode_seconds = time.perf_counter() - t0
