@@ -108,7 +108,7 @@ def summary_of(points: list[dict], meta: dict) -> dict:
     }
 
 
-FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "header")  # networks, tables, header: the per-scene fixed cost
+FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "MoP + context MLPs", "header")  # networks, tables, header: per-scene fixed cost
 
 
 def method_summary(points: list[dict], codec: str) -> dict:
