@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from gscodec.errors import GscodecError, InputError
+from gscodec.errors import GscodecError, InputError, readable
 
 
 def _fmt_bytes(n: float) -> str:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except GscodecError as e:
-        print(f"gscodec {args.verb}: error: {e}", file=sys.stderr)
+        print(f"gscodec {args.verb}: error: {readable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

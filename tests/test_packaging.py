@@ -60,3 +60,11 @@ def test_a_missing_resource_fails_under_ci(tmp_path):
     assert subprocess.run(base, env=env, capture_output=True, cwd=tmp_path).returncode == 0  # skipped
     r = subprocess.run(base, env={**env, "CI": "true"}, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and "required under CI=true: no such thing" in r.stdout
+
+
+def test_error_messages_print_numbers_readably():
+    from gscodec.errors import readable
+
+    msg = readable("header says 1000000000000000010979063279488462849182948211 vertices; step 0.12345678901234567, k 42")
+    assert msg == "header says 1e+45 vertices; step 0.1235, k 42"
+    assert len(readable("x" * 5000)) == 400
