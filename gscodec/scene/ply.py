@@ -54,6 +54,33 @@ def _read_header(path: Path) -> tuple[str, int, int]:
     return fmt.group(1), int(count.group(1)), nl + 1
 
 
+_SIZES = {"char": 1, "int8": 1, "uchar": 1, "uint8": 1, "short": 2, "int16": 2, "ushort": 2, "uint16": 2,
+          "int": 4, "int32": 4, "uint": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8}
+
+
+def _check_size(path: Path, count: int, header_len: int) -> None:
+    """Binary PLY: the vertices the header declares must fit in the bytes after it (refused
+    before plyfile allocates them); more data than that is reported."""
+    with open(path, "rb") as f:
+        header = f.read(header_len).decode("ascii", errors="replace")
+    rec, in_vertex = 0, False
+    for line in header.splitlines():
+        t = line.split()
+        if t[:1] == ["element"]:
+            in_vertex = t[1:2] == ["vertex"]
+        elif t[:1] == ["property"] and in_vertex:
+            if len(t) < 3 or t[1] == "list" or t[1] not in _SIZES:
+                return  # plyfile reports what it cannot read
+            rec += _SIZES[t[1]]
+    body = path.stat().st_size - header_len
+    if count * rec > body:
+        raise InputError(f"{path}: header declares {count} vertices ({count * rec} bytes) but the file holds "
+                         f"{body} bytes after its header")
+    if count * rec < body:
+        warnings.warn(f"{path}: {body - count * rec} bytes after the {count} declared vertices are ignored",
+                      PlyWarning, stacklevel=3)
+
+
 def load_ply(path: str | os.PathLike, *, check: bool = True) -> GaussianScene:
     """Read an INRIA-layout 3DGS .ply. Raises InputError with the reason on a malformed file."""
     path = Path(path)
@@ -64,6 +91,7 @@ def load_ply(path: str | os.PathLike, *, check: bool = True) -> GaussianScene:
         raise InputError(f"{path}: ASCII PLY is not supported; 3DGS scenes are binary (binary_little_endian)")
     if fmt not in ("binary_little_endian", "binary_big_endian"):
         raise InputError(f"{path}: unknown PLY format {fmt!r}")
+    _check_size(path, count, header_len)
     try:
         ply = plyfile.PlyData.read(str(path), mmap=False)
     except plyfile.PlyParseError as e:

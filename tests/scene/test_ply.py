@@ -136,3 +136,20 @@ def test_real_sample_guitar_inf_opacity(shared_data):
     with pytest.warns(PlyWarning, match="clamped"):
         scene = load_ply(shared_data / "guitar.ply")
     assert len(scene) == 90854 and torch.isfinite(scene.opacity_logits).all()
+
+
+def test_a_lying_vertex_count_is_refused_or_reported(tmp_path):
+    import warnings
+
+    from gscodec.errors import InputError
+
+    save_ply(GaussianScene.random(20, sh_degree=1), tmp_path / "a.ply")
+    data = (tmp_path / "a.ply").read_bytes()
+    (tmp_path / "big.ply").write_bytes(data.replace(b"element vertex 20", b"element vertex 1099511627776"))
+    with pytest.raises(InputError, match="declares 1099511627776 vertices"):
+        load_ply(tmp_path / "big.ply")  # before anything is allocated
+    (tmp_path / "short.ply").write_bytes(data.replace(b"element vertex 20", b"element vertex 18"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(load_ply(tmp_path / "short.ply")) == 18
+    assert any("bytes after the 18 declared vertices are ignored" in str(w.message) for w in caught)
