@@ -81,7 +81,24 @@ def decode_bytes(data: bytes):
     _load_builtin()
     if name not in _REGISTRY:
         raise CorruptStreamError(f"stream names codec {name!r}, which this gscodec does not have")
-    return _REGISTRY[name].decode_stream(data)
+    return check_finite(_REGISTRY[name].decode_stream(data))
+
+
+def check_finite(scene):
+    """Refuse a decoded scene holding NaN or Inf (a forged stream that decodes to garbage):
+    every float tensor of the scene and of its decoder state."""
+    import dataclasses
+
+    import torch
+
+    tensors = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)}
+    tensors.update({f"decoder_state.{k}": v for k, v in (getattr(scene, "decoder_state", None) or {}).items()})
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
+            bad = int((~torch.isfinite(t)).sum())
+            if bad:
+                raise CorruptStreamError(f"the stream decodes to {bad} non-finite values in {name}")
+    return scene
 
 
 def decode_to_gaussians(data: bytes, sh_degree: int = 3):

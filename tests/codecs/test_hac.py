@@ -283,3 +283,18 @@ def test_empty_after_dropping():
     data = get_codec("hac").encode(scene)
     out = decode_bytes(data)
     assert len(out) == 0 and out.features.shape == (0, 16) and out.offsets.shape == (0, 4, 3)
+
+
+def test_a_stream_decoding_to_nan_is_refused(coded):
+    """A forged stream (CRCs recomputed) whose floats decode to NaN is refused, not returned."""
+    from gscodec.coding import container
+    from gscodec.coding.container import Section
+    from gscodec.errors import CorruptStreamError
+
+    scene, _, _ = coded
+    header, sections = container.unpack(get_codec("scaffold-raw").encode(scene))
+    feat = np.frombuffer(sections["feature"].data, "<f4").copy()
+    feat[3] = np.nan
+    forged = [Section(s.name, s.method, feat.tobytes() if s.name == "feature" else s.data) for s in sections.values()]
+    with pytest.raises(CorruptStreamError, match="1 non-finite values in features"):
+        decode_bytes(container.pack(header, forged))
