@@ -123,3 +123,12 @@ def test_output_paths_are_checked_and_get_the_umask(tmp_path):
     time.sleep(0.3)
     p.send_signal(signal.SIGTERM)
     assert p.wait(20) == 130 and not list(tmp_path.glob(".t.bin.*")) and not (tmp_path / "t.bin").exists()
+
+
+def test_decode_refuses_a_stream_above_max_splats(tmp_path):
+    save_ply(GaussianScene.random(40, sh_degree=0), tmp_path / "in.ply")
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(tmp_path / "s.gsz")]) == 0
+    r = run("decode", tmp_path / "s.gsz", "-o", tmp_path / "o.ply", "--max-splats", "10")
+    assert r.returncode == 2 and "declares 40 Gaussians, above the limit of 10" in r.stderr
+    assert not (tmp_path / "o.ply").exists()
+    assert main(["decode", str(tmp_path / "s.gsz"), "-o", str(tmp_path / "o.ply"), "--max-splats", "40"]) == 0

@@ -29,6 +29,8 @@ def register(sub) -> None:
     s = sub.add_parser("decode", help="decode a .gsz back into a standard 3DGS .ply")
     s.add_argument("input", help=".gsz file")
     s.add_argument("-o", "--output", required=True, help="output .ply")
+    s.add_argument("--max-splats", type=int, default=None,
+                   help="refuse a stream declaring more Gaussians than this, before decoding (default 33,554,432)")
     s.add_argument("--sh-degree", type=int, default=3,
                    help="anchor streams (hac): SH degree fitted to the neural Gaussians' colour (default 3)")
     s.set_defaults(fn=cmd_decode)
@@ -85,15 +87,18 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from gscodec.codecs.registry import decode_to_gaussians
+    from gscodec.codecs.registry import DEFAULT_MAX_SPLATS, decode_to_gaussians
     from gscodec.scene import save_ply
 
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     check_output(args.output, path)
+    limit = DEFAULT_MAX_SPLATS if args.max_splats is None else args.max_splats
+    if limit < 1:
+        raise InputError(f"--max-splats must be at least 1, got {args.max_splats}")
     t0 = time.perf_counter()
-    scene = decode_to_gaussians(path.read_bytes(), args.sh_degree)
+    scene = decode_to_gaussians(path.read_bytes(), args.sh_degree, max_splats=limit)
     dt = time.perf_counter() - t0
     save_ply(scene, args.output)
     print(f"{path} -> {args.output} ({len(scene):,} splats, SH degree {scene.sh_degree})  decode {dt:.2f} s")

@@ -72,11 +72,21 @@ def encode_scene(scene, codec: str = "ptc", **config) -> bytes:
     return get_codec(codec, **config).encode(scene)
 
 
-def decode_bytes(data: bytes):
-    """Decode any .gsz: the codec is the one named in its header."""
+DEFAULT_MAX_SPLATS = 1 << 25  # ~33M Gaussians (anchors x offsets), a few GB decoded
+
+
+def decode_bytes(data: bytes, max_splats: int | None = DEFAULT_MAX_SPLATS):
+    """Decode any .gsz: the codec is the one named in its header. A stream declaring more
+    than `max_splats` Gaussians (anchor streams: anchors x offsets) is refused before
+    anything is decoded (None: no limit)."""
     from gscodec.coding.container import unpack
 
     header, _ = unpack(data)
+    if max_splats is not None:
+        count, k = header.get("count"), header.get("n_offsets", 1)
+        if isinstance(count, int) and isinstance(k, int) and count * max(k, 1) > max_splats:
+            raise InputError(f"the stream declares {count * max(k, 1)} Gaussians, above the limit of {max_splats} "
+                             "(raise it with --max-splats)")
     name = header.get("codec")
     _load_builtin()
     if name not in _REGISTRY:
@@ -101,13 +111,13 @@ def check_finite(scene):
     return scene
 
 
-def decode_to_gaussians(data: bytes, sh_degree: int = 3):
+def decode_to_gaussians(data: bytes, sh_degree: int = 3, max_splats: int | None = DEFAULT_MAX_SPLATS):
     """Decode any .gsz to a plain 3DGS GaussianScene: anchor streams (hac, scaffold-raw) are
     exported by spawning their neural Gaussians and fitting SH of `sh_degree` to their
     view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them."""
     from gscodec.scene import AnchorScene
 
-    scene = decode_bytes(data)
+    scene = decode_bytes(data, max_splats)
     if isinstance(scene, AnchorScene):
         from gscodec.models.scaffold_export import anchors_to_gaussians
 
