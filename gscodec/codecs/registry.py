@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import inspect
+import struct
 from typing import Any, Protocol
 
-from gscodec.errors import CorruptStreamError, InputError
+from gscodec.errors import CorruptStreamError, GscodecError, InputError
 
 
 class Codec(Protocol):
@@ -89,9 +90,19 @@ def decode_bytes(data: bytes, max_splats: int | None = DEFAULT_MAX_SPLATS):
                              "(raise it with --max-splats)")
     name = header.get("codec")
     _load_builtin()
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise CorruptStreamError(f"stream names codec {name!r}, which this gscodec does not have")
-    return check_finite(_REGISTRY[name].decode_stream(data))
+    try:
+        scene = _REGISTRY[name].decode_stream(data)
+    except GscodecError:
+        raise
+    except MemoryError:
+        raise CorruptStreamError("the stream would need more memory than this machine has to decode") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError, OverflowError,
+            ZeroDivisionError, RuntimeError, struct.error) as e:
+        # the last line of defence: a forged header the decoder's checks did not anticipate
+        raise CorruptStreamError(f"the stream is malformed ({type(e).__name__}: {e})") from None
+    return check_finite(scene)
 
 
 def check_finite(scene):
