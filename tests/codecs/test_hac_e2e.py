@@ -10,7 +10,6 @@ import torch
 
 from gscodec.codecs import decode_bytes, get_codec
 from gscodec.codecs.hac import HacCodec
-from gscodec.data.synthetic import load_builtin
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
 from gscodec.models.scaffold import render_anchor_scene
 from gscodec.scene import AnchorScene, load_ply
@@ -22,11 +21,6 @@ from fresh_decode import decode_in_fresh_process  # noqa: E402
 
 TINY_HAC = dict(feat_dim=8, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
                 grid2d_resolutions=(16,), grid2d_table_log2=8)
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory):
-    return load_builtin(resolution=24, n_views=10, cache_dir=tmp_path_factory.mktemp("builtin"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from gscodec.codecs.info import gsz_summary
 from gscodec.codecs.mop import MopCodec
 from gscodec.coding import ans, container
 from gscodec.coding.stream import need
-from gscodec.data.synthetic import load_builtin
 from gscodec.entropy.hac import HacConfig
 from gscodec.entropy.mop import MopConfig, MopEntropyModel
 from gscodec.errors import CorruptStreamError, InputError
@@ -26,11 +25,6 @@ from fresh_decode import decode_in_fresh_process  # noqa: E402
 
 TINY = dict(feat_dim=12, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
             grid2d_resolutions=(16,), grid2d_table_log2=8)
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory):
-    return load_builtin(resolution=24, n_views=10, cache_dir=tmp_path_factory.mktemp("builtin"))
 
 
 @pytest.fixture(scope="module")

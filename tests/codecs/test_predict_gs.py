@@ -11,7 +11,6 @@ import torch
 from gscodec.codecs import decode_bytes
 from gscodec.codecs.info import gsz_summary
 from gscodec.codecs.predict_gs import PredictGSCodec
-from gscodec.data.synthetic import load_builtin
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
 from gscodec.errors import InputError
 from gscodec.models.predict_gs import RESIDUAL_DIM, PredictGSModel
@@ -24,11 +23,6 @@ from fresh_decode import decode_in_fresh_process  # noqa: E402
 
 TINY_HAC = dict(feat_dim=RESIDUAL_DIM, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
                 grid2d_resolutions=(16,), grid2d_table_log2=8)
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory):
-    return load_builtin(resolution=24, n_views=10, cache_dir=tmp_path_factory.mktemp("builtin"))
 
 
 @pytest.fixture(scope="module")
