@@ -146,10 +146,6 @@ def method_summary(points: list[dict], codec: str) -> dict:
     return {**out, "gate_weights_by_lambda": gates} if gates else out
 
 
-def predict_gs_summary(points: list[dict]) -> dict:
-    return method_summary(points, "predict-gs")
-
-
 def size_at(points: list[dict], psnr: float) -> float | None:
     """log-size interpolated linearly in PSNR between the two nearest points; None outside."""
     pts = sorted(points, key=lambda p: p["psnr"])

@@ -122,10 +122,10 @@ def test_predict_gs_summary_feature_ratio_and_bd_rate(anchor):
     pred = [dict(_pt("Predict-GS", lam, psnr, 100 + f + 20 + 80, groups=_groups(feature=f, SFP=20, MLPs=80,
                                                                                  location=100)), codec="predict-gs")
             for lam, psnr, f in ((0.002, 32.0, 200), (0.004, 31.0, 150), (0.008, 30.0, 100))]
-    sm = anchor.predict_gs_summary(hac + pred)
+    sm = anchor.method_summary(hac + pred, "predict-gs")
     assert sm["feature_group_ratio_vs_hac_by_lambda"]["0.004"] == pytest.approx(170 / 300)
     assert sm["bd_rate_vs_hac_pct"] < 0 and sm["bd_rate_vs_hac_without_fixed_cost_pct"] < sm["bd_rate_vs_hac_pct"]
-    assert "only 3 points" in sm["bd_rate_vs_hac_note"] and anchor.predict_gs_summary(hac) == {}
+    assert "only 3 points" in sm["bd_rate_vs_hac_note"] and anchor.method_summary(hac, "predict-gs") == {}
 
 
 def test_predict_gs_ablation_directions_as_measured():
