@@ -6,6 +6,8 @@ its variant a set of codec options.
               = full) and Table 6 (view down-sampling: fixed ("Non") / linear / cosine)
   mop         Tables 2 and 6 (HAC / + MoP / + C2FQ / both) and the expert count (1 / 3 / 5),
               plus the paper-like wide experts (each as wide as HAC's MLP)
+  hemgs       Tables 3 and 4 (full / w/o SA / w/o AR / w/o ACS / small field), each one model
+              trained for all λ and coded at --lambda; HEMGS per-λ (one model per rate) reused
 
 HAC and the full method can be taken from an anchor_codecs results JSON of the same scene,
 budget and λ (`--reuse`) instead of being trained again; the report marks those rows.
@@ -32,6 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HAC_ROW = ("HAC", "-", {"label": "HAC", "codec": "hac"})
 PGS = {"label": "Predict-GS", "codec": "predict-gs"}
 MOP = {"label": "MoP", "codec": "mop"}
+HEM = {"label": "HEMGS", "codec": "hemgs"}
 # method -> (row, table of the paper, entry); FULL[method] is the method with its defaults
 VARIANTS = {
     "predict-gs": [
@@ -50,8 +53,17 @@ VARIANTS = {
         ("3 experts", "experts", {**MOP, "options": {"experts": 3}}),
         ("5 wide experts (paper-like)", "experts", {**MOP, "options": {"expert_hidden": 32}}),
     ],
+    "hemgs": [
+        HAC_ROW,
+        ("full (one model, SA + AR + ACS)", "3, 4", {**HEM, "options": {}}),
+        ("w/o SA", "3", {**HEM, "options": {"sa": False}}),
+        ("w/o AR", "3", {**HEM, "options": {"ar": False}}),
+        ("w/o ACS (all in the 25³ field)", "4", {**HEM, "options": {"acs": False}}),
+        ("small field (5³, all)", "4", {**HEM, "options": {"acs": False, "field": 5}}),
+    ],
 }
-FULL = {"predict-gs": "full (staged + cosine)", "mop": "MoP + C2FQ (full, 5 experts)"}
+FULL = {"predict-gs": "full (staged + cosine)", "mop": "MoP + C2FQ (full, 5 experts)",
+        "hemgs": "full (one model, SA + AR + ACS)"}
 COSINE = FULL["predict-gs"]
 
 
@@ -67,6 +79,16 @@ def directions(rows: dict[str, dict], method: str = "predict-gs") -> dict:
         return bool(op(rows[a][key], rows[b][key]))
 
     lt, ge, gt = (lambda x, y: x < y), (lambda x, y: x >= y), (lambda x, y: x > y)
+    le = lambda x, y: x <= y  # noqa: E731
+    if method == "hemgs":
+        full = FULL["hemgs"]
+        return {
+            "full_smaller_than_hac": cmp(full, "HAC", "bytes", lt),
+            "ar_acs_not_larger_than_no_ar": cmp(full, "w/o AR", "bytes", le),
+            "sa_smaller_than_without": cmp(full, "w/o SA", "bytes", lt),
+            "acs_smaller_than_all_in_field": cmp(full, "w/o ACS (all in the 25³ field)", "bytes", lt),
+            "large_field_smaller_than_small": cmp("w/o ACS (all in the 25³ field)", "small field (5³, all)", "bytes", lt),
+        }
     if method == "mop":
         full = FULL["mop"]
         return {
@@ -103,7 +125,7 @@ def summary_of(points: list[dict], meta: dict) -> dict:
 
 def report(points: list[dict], meta: dict) -> str:
     ref = next((p for p in points if p["row"] == "HAC"), None)
-    label = {"mop": "MoP", "predict-gs": "Predict-GS"}.get(meta.get("method", "predict-gs"))
+    label = {"mop": "MoP", "predict-gs": "Predict-GS", "hemgs": "HEMGS"}.get(meta.get("method", "predict-gs"))
     lines = [f"# {label} ablations on {scene_title(meta, '`')} (λ={meta['lambda']})", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
              f"{meta['loadavg_1min_end']}.",
@@ -138,7 +160,8 @@ def reusable(path: str | None, scene: str, iterations: int, lam: float, method: 
     for p in points:
         if p["lambda"] == lam and p["codec"] == "hac":
             out["HAC"] = p
-        elif p["lambda"] == lam and p["codec"] == method and not p.get("options"):
+        elif p["lambda"] == lam and p["codec"] == method and not p.get("options") and not p.get("per_lambda") \
+                and not p["label"].endswith("per-λ"):
             out[FULL[method]] = p
     return out, meta
 

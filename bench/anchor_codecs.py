@@ -41,19 +41,27 @@ CODECS = [
     {"label": "Static GSCodec", "codec": "static-gscodec", "lambdas": [0.002, 0.01, 0.03]},
     {"label": "Predict-GS", "codec": "predict-gs", "lambdas": [0.002, 0.004, 0.008]},
     {"label": "MoP", "codec": "mop", "lambdas": [0.002, 0.004, 0.008]},
+    # one model trained for all λ (at the middle one), coded at each without retraining
+    {"label": "HEMGS", "codec": "hemgs", "lambdas": [0.002, 0.004, 0.008], "single_model": True},
+    {"label": "HEMGS per-λ", "codec": "hemgs", "lambdas": [0.002, 0.004, 0.008], "per_lambda": True},
 ]
-METHODS = ("predict-gs", "mop")  # anchor methods summarized against HAC (issues #14, #15)
+METHODS = ("predict-gs", "mop", "hemgs")  # anchor methods summarized against HAC (issues #14, #15, #16)
 REFERENCE = "HAC"
 SCHEDULE = "both 30k schedules scaled by gscodec.train.schedule; 3DGS as the demo, capped at 25k splats"
 SCHEDULE_BEFORE = "HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled"  # results made before the rule
 
 
+def entry_options(entry: dict, lam: float) -> dict:
+    """The codec options of one point (a per-λ HEMGS model is trained for its λ alone)."""
+    return {**entry.get("options", {}), **({"lambdas": [lam]} if entry.get("per_lambda") else {})}
+
+
 def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
     t0 = time.perf_counter()
-    tag = "".join(f"-{k}-{v}" for k, v in sorted(entry.get("options", {}).items()))
+    options = entry_options(entry, lam)
+    tag = "".join(f"-{k}-{v}" for k, v in sorted(options.items())).replace(" ", "")
     res = train_and_compress(ds, demo_train_config(args.iterations), work / f"{entry['codec']}{tag}-{lam}",
-                             codec=entry["codec"], codec_config={"lambda_rate": lam, **entry.get("options", {})},
-                             progress=False)
+                             codec=entry["codec"], codec_config={"lambda_rate": lam, **options}, progress=False)
     m = res.metrics
     summary = gsz_summary((res.out_dir / "scene.gsz").read_bytes())
     point = {"label": entry["label"], "codec": entry["codec"], "lambda": lam, "psnr": m["compressed"]["psnr"],
@@ -72,7 +80,40 @@ def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
         point["options"] = entry["options"]
     if m.get("representation") != "anchors":
         point["splats"] = m["decoded_splats"]
+    point["run_dir"] = str(res.out_dir)
     return point
+
+
+def run_single_model(ds, entry: dict, lambdas: list[float], args, work: Path) -> list[dict]:
+    """A variable-rate codec: one model trained at the middle λ (drawing its trained λ per step),
+    then coded again at every other λ from its run folder (`gscodec encode RUN/ --lambda`),
+    each stream decoded from the bytes alone and scored on the test views."""
+    from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.eval.compare import score_on_dataset
+    from gscodec.train.anchor_run import load_trained
+
+    mid = sorted(lambdas)[len(lambdas) // 2]
+    first = run_point(ds, entry, mid, args, work)
+    first.update(single_model=True, trained_at=mid)
+    points = [first]
+    for lam in sorted(set(lambdas) - {mid}):
+        t0 = time.perf_counter()
+        name, options, scene = load_trained(first["run_dir"])
+        scene.entropy_model.set_lambda(lam)
+        codec = get_codec(name, **options)
+        data = codec.encode(scene)
+        t1 = time.perf_counter()
+        decoded = decode_bytes(data)
+        t2 = time.perf_counter()
+        sc = score_on_dataset(decoded, ds, ds.test_indices)
+        points.append({**{k: first[k] for k in ("label", "codec", "psnr_before_coding", "raw_bytes", "run_dir")},
+                       "lambda": lam, "psnr": sc["psnr"], "ssim": sc["ssim"], "bytes": len(data),
+                       "seconds": time.perf_counter() - t0, "train_seconds": 0.0, "encode_seconds": t1 - t0,
+                       "decode_seconds": t2 - t1, "groups": gsz_summary(data).get("groups"),
+                       "anchors": len(decoded), "bits": codec.last_stats.get("bits"), "single_model": True,
+                       "trained_at": mid})
+        print(f"    {entry['label']} coded at λ={lam}: PSNR {sc['psnr']:.2f} dB, {len(data):,} B", flush=True)
+    return points
 
 
 def run_plain_3dgs(ds, args, work: Path) -> dict:
@@ -108,7 +149,7 @@ def summary_of(points: list[dict], meta: dict) -> dict:
     }
 
 
-FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "MoP + context MLPs", "header")  # networks, tables, header: per-scene fixed cost
+FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "MoP + context MLPs", "HEMGS networks", "header")  # networks, tables, header: per-scene fixed cost
 
 
 def method_summary(points: list[dict], codec: str) -> dict:
@@ -119,7 +160,8 @@ def method_summary(points: list[dict], codec: str) -> dict:
     from gscodec.eval.bdrate import bd_rate
 
     hac = {p["lambda"]: p for p in points if p["label"] == REFERENCE}
-    pred = {p["lambda"]: p for p in points if p["codec"] == codec and not p.get("options")}
+    pred = {p["lambda"]: p for p in points if p["codec"] == codec and not p.get("options")
+            and p["label"] == next(e["label"] for e in CODECS if e["codec"] == codec)}
     if not hac or not pred:
         return {}
 
@@ -143,7 +185,30 @@ def method_summary(points: list[dict], codec: str) -> dict:
         "size_over_hac_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
     }
     gates = {str(lam): p["gate_weights"] for lam, p in sorted(pred.items()) if p.get("gate_weights")}
-    return {**out, "gate_weights_by_lambda": gates} if gates else out
+    if gates:
+        out["gate_weights_by_lambda"] = gates
+    return {**out, **single_model_summary(points, codec)}
+
+
+def single_model_summary(points: list[dict], codec: str) -> dict:
+    """A variable-rate codec's one model against its per-λ models: BD-rate of the single
+    model's curve against theirs, total training time over theirs, decode seconds per 10k anchors."""
+    from gscodec.eval.bdrate import bd_rate
+
+    single = sorted((p for p in points if p["codec"] == codec and p.get("single_model")), key=lambda p: p["bytes"])
+    per = sorted((p for p in points if p["codec"] == codec and p["label"].endswith("per-λ")), key=lambda p: p["bytes"])
+    if not single:
+        return {}
+    out = {"decode_seconds_per_10k_anchors": 1e4 * sum(p["decode_seconds"] for p in single)
+           / max(sum(p.get("anchors") or 0 for p in single), 1)}
+    if per:
+        bd = bd_rate([p["bytes"] for p in per], [p["psnr"] for p in per], [p["bytes"] for p in single],
+                     [p["psnr"] for p in single])
+        out.update(single_vs_per_lambda_bd_rate_pct=bd.value,
+                   single_vs_per_lambda_note=bd.reason or "; ".join(bd.warnings),
+                   single_over_per_lambda_train_time=sum(p["train_seconds"] for p in single)
+                   / max(sum(p["train_seconds"] for p in per), 1e-9))
+    return out
 
 
 def size_at(points: list[dict], psnr: float) -> float | None:
@@ -331,6 +396,10 @@ def main() -> int:
                          f"{earlier_meta.get('iterations')} iterations, not this run's")
     for entry in CODECS:
         if args.codecs and entry["label"] not in args.codecs:
+            continue
+        if entry.get("single_model"):
+            print(f"{entry['label']} (one model) ...", flush=True)
+            points += run_single_model(ds, entry, lambdas.get(entry["label"], entry["lambdas"]), args, work)
             continue
         for lam in lambdas.get(entry["label"], entry["lambdas"]):
             print(f"{entry['label']} λ={lam} ...", flush=True)

@@ -53,6 +53,7 @@ from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 
 MAX_RESIDUAL_RANGE = 1 << 24
+MAX_UNITS = 256  # coding units a model may have per group (a forged header is refused beyond)
 
 
 def _coder_params(prm: UnitParams, sel=None):
@@ -180,10 +181,11 @@ class AnchorCodec(StreamCodec):
         decoded = {g: np.zeros((n, d)) for g, d in cm.dims.items()}
         frames, ranges, symbols = {g: [] for g in GROUPS}, {g: [] for g in GROUPS}, {}
         est, model_bits = dict.fromkeys(GROUPS, 0.0), dict.fromkeys(GROUPS, 0.0)
-        for u in cm.coding_units():
+        for u in cm.coding_units(ctx):
             prm = cm.unit_params(u, ctx, decoded)
-            sel = _offset_sel(mask[:, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
-            k = np.round(ys[u.group][:, u.start : u.end] / prm.q)
+            rows = u.anchors
+            sel = _offset_sel(mask[rows, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
+            k = np.round(ys[u.group][rows, u.start : u.end] / prm.q)
             center, mq, sq, w = _coder_params(prm, sel)
             r = k.reshape(-1).astype(np.int64)
             r = (r[sel] if sel is not None else r) - center
@@ -199,7 +201,7 @@ class AnchorCodec(StreamCodec):
             vals = k * np.broadcast_to(prm.q, k.shape)
             if sel is not None:
                 vals = np.where(sel.reshape(vals.shape), vals, 0.0)
-            decoded[u.group][:, u.start : u.end] = vals  # exactly what the decoder rebuilds
+            decoded[u.group][rows, u.start : u.end] = vals  # exactly what the decoder rebuilds
         header = {
             "codec": self.name, "codec_version": self.version, "count": n, "count_in": n_in,
             "feat_dim": scene.feat_dim, "n_offsets": scene.n_offsets, "position_bits": bits,
@@ -284,7 +286,7 @@ class AnchorCodec(StreamCodec):
         cm = cls.model_class.from_stream(header, sections)  # refuses a malformed model header
         if read_count(header, "feat_dim", 1, 4096) != cm.feat_dim or read_count(header, "n_offsets", 1, 1024) != cm.n_offsets:
             raise CorruptStreamError(f"{cls.name} header: feature / offset counts disagree with the model config")
-        k, units = cm.n_offsets, cm.coding_units()
+        k = cm.n_offsets
         with header_fields(cls.name):
             plo, phi = (np.asarray(b, np.float32).reshape(3) for b in header["bounds"])
             slot_p = [[float(p0), float(p1)] for p0, p1 in header["mask_p"]]
@@ -295,9 +297,8 @@ class AnchorCodec(StreamCodec):
         if len(slot_p) != k or not all(0 <= p <= 1 for p in sum(slot_p, [])):
             raise CorruptStreamError(f"{cls.name} header: invalid mask probabilities")
         for g, rs in ranges.items():
-            if len(rs) != sum(1 for u in units if u.group == g):
-                raise CorruptStreamError(f"{cls.name} header: {g} has {len(rs)} symbol ranges, the model has "
-                                         f"{sum(1 for u in units if u.group == g)} units")
+            if len(rs) > 4 * MAX_UNITS:
+                raise CorruptStreamError(f"{cls.name} header: {g} has {len(rs)} symbol ranges")
             for lo, hi in rs:
                 if not (-(2**30) <= lo <= hi <= 2**30) or hi - lo > MAX_RESIDUAL_RANGE:
                     raise CorruptStreamError(f"{cls.name} header: invalid symbol range for {g}")
@@ -323,12 +324,18 @@ class AnchorCodec(StreamCodec):
             raise CorruptStreamError("decoder_config is not an object")
 
         ctx = cm.decode_anchor_side(cm.coding_context(anchors), header, sections)
+        units = cm.coding_units(ctx)
+        for g, rs in ranges.items():
+            if len(rs) != sum(1 for u in units if u.group == g):
+                raise CorruptStreamError(f"{cls.name} header: {g} has {len(rs)} symbol ranges, the model has "
+                                         f"{sum(1 for u in units if u.group == g)} units")
         decoded = {g: np.zeros((n, d)) for g, d in cm.dims.items()}
         symbols = {"masks": mask, "positions": q}
         payloads = {g: unframe(need(sections, g), g, count=len(ranges[g])) for g in GROUPS}
         for u in units:
             prm = cm.unit_params(u, ctx, decoded)
-            sel = _offset_sel(mask[:, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
+            rows = u.anchors
+            sel = _offset_sel(mask[rows, u.start // 3 : u.end // 3]) if u.group == "offsets" else None
             center, mq, sq, w = _coder_params(prm, sel)
             lo, hi = ranges[u.group][u.index]
             r = ans.decode_quantized(prm.family, payloads[u.group][u.index], mq, sq, lo, hi,
@@ -340,7 +347,7 @@ class AnchorCodec(StreamCodec):
                 vals[:] = (r + center) * qstep
             else:
                 vals[sel] = (r + center) * qstep[sel]
-            decoded[u.group][:, u.start : u.end] = vals.reshape(n, u.end - u.start)
+            decoded[u.group][rows, u.start : u.end] = vals.reshape(-1, u.end - u.start)
         out = {g: np.asarray(cm.from_coded(g, v)) for g, v in decoded.items()}
         scene = AnchorScene(
             anchors=torch.from_numpy(anchors.astype(np.float32)),

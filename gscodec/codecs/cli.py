@@ -11,10 +11,12 @@ from gscodec.utils.io import check_output
 
 
 def register(sub) -> None:
-    s = sub.add_parser("encode", help="compress a .ply into a .gsz")
-    s.add_argument("input", help="INRIA-layout 3DGS .ply")
+    s = sub.add_parser("encode", help="compress a .ply (or a trained anchor run's folder) into a .gsz")
+    s.add_argument("input", help="INRIA-layout 3DGS .ply, or RUN/ of `gscodec train --codec hac|hemgs|...`")
     s.add_argument("-o", "--output", required=True, help="output .gsz")
-    s.add_argument("--codec", default="ptc", help="codec name (default: ptc, post-training)")
+    s.add_argument("--codec", default=None, help="codec name (default: ptc for a .ply; a run folder's own codec)")
+    s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
+                   help="RUN/ of a variable-rate codec (hemgs): code the trained model at this λ")
     s.add_argument("--preset", default=None, help="ptc: default | gsplat-png (default: default)")
     s.add_argument("--quality", type=int, default=None, help="ptc, static-gscodec: 1 (smallest) .. 5 (best), default 3")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
@@ -66,6 +68,12 @@ def cmd_encode(args) -> int:
 
     src = Path(args.input)
     check_output(args.output, src)
+    if src.is_dir():
+        return _encode_run(args, src)
+    if args.lambda_rate is not None:
+        raise InputError("--lambda applies to a training run's folder (RUN/ of `gscodec train --codec hemgs`), "
+                         "not to a .ply")
+    args.codec = args.codec or "ptc"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scene = load_ply(src)
@@ -83,6 +91,34 @@ def cmd_encode(args) -> int:
     size_in = src.stat().st_size
     print(f"{src} ({size_in:,} B, {len(scene):,} splats) -> {args.output} ({len(data):,} B)  "
           f"ratio {size_in / len(data):.1f}x  encode {dt:.2f} s")
+    return 0
+
+
+def _encode_run(args, run: Path) -> int:
+    """Code a trained anchor run again (HEMGS: at another λ, without retraining)."""
+    from gscodec.codecs import get_codec
+    from gscodec.train.anchor_run import load_trained
+    from gscodec.utils.io import atomic_write_bytes
+
+    extra = sorted(_codec_config(args)) + (["sh_degree"] if args.sh_degree is not None else [])
+    if extra:
+        raise InputError(f"{', '.join(extra)}: options of the post-training codecs; a run folder is coded with the "
+                         "options it was trained with")
+    codec_name, options, scene = load_trained(run)
+    if args.codec not in (None, codec_name):
+        raise InputError(f"{run} was trained for codec {codec_name!r}; it cannot be coded with {args.codec!r}")
+    em = scene.entropy_model
+    if args.lambda_rate is not None:
+        if not getattr(em, "VARIABLE_RATE", False):
+            raise InputError(f"--lambda: the {codec_name} model was trained for one λ; only a variable-rate codec "
+                             "(hemgs) codes at another one")
+        em.set_lambda(args.lambda_rate)
+    t0 = time.perf_counter()
+    data = get_codec(codec_name, **options).encode(scene)
+    dt = time.perf_counter() - t0
+    atomic_write_bytes(args.output, data)
+    lam = f" at λ {args.lambda_rate:g}" if args.lambda_rate is not None else ""
+    print(f"{run} ({codec_name}, {len(scene):,} anchors){lam} -> {args.output} ({len(data):,} B)  encode {dt:.2f} s")
     return 0
 
 

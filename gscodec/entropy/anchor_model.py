@@ -30,15 +30,23 @@ from gscodec.coding.container import Section
 GROUPS = ("feature", "scaling", "offsets")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CodingUnit:
     """One block of symbols coded together: channels [start, end) of `group` for every
-    anchor (offsets: only where the offset mask is on). `index` counts units per group."""
+    anchor, or for the anchors `rows` (ascending indices; an autoregressive model codes its
+    anchors in batches whose contexts are complete); offsets only where the offset mask is
+    on. `index` counts units per group."""
 
     group: str
     index: int
     start: int
     end: int
+    rows: np.ndarray | None = None
+
+    @property
+    def anchors(self):
+        """Index of the unit's anchors into [N] arrays (all: a full slice)."""
+        return slice(None) if self.rows is None else self.rows
 
 
 @dataclass
@@ -78,6 +86,7 @@ class AnchorEntropyModel(nn.Module):
 
     feat_dim: int
     n_offsets: int
+    VARIABLE_RATE = False  # True: one trained model codes at any λ (set_lambda), e.g. HEMGS
 
     @property
     def dims(self) -> dict[str, int]:
@@ -99,6 +108,15 @@ class AnchorEntropyModel(nn.Module):
                 sample=None) -> AnchorRate:
         raise NotImplementedError
 
+    def set_lambda(self, lam: float) -> None:
+        """The run's λ (the trainer calls it once; the encoder may call it again when
+        VARIABLE_RATE): a variable-rate model codes at it. Default: nothing."""
+
+    def rate_lambda(self, lam: float) -> float:
+        """The λ weighing this training step's rate term (default: the run's λ; a
+        variable-rate model samples one of its trained values per step)."""
+        return lam
+
     def on_phase(self, phase) -> None:
         """Called when training enters a new phase (a train.scaffold.Phase); default: nothing."""
 
@@ -118,7 +136,9 @@ class AnchorEntropyModel(nn.Module):
         return values
 
     # ---- coding face (subclasses) --------------------------------------------------------
-    def coding_units(self) -> list[CodingUnit]:
+    def coding_units(self, context=None) -> list[CodingUnit]:
+        """Units in decode order (`context`: coding_context's, for models whose units depend
+        on the positions, such as anchor batches)."""
         raise NotImplementedError
 
     def coding_context(self, anchors: np.ndarray):

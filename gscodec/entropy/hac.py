@@ -399,14 +399,19 @@ class HacEntropyModel(AnchorEntropyModel):
             off += 4 * t.numel()
 
     @torch.no_grad()
-    def coder_heads(self, anchors, chunk: int = 65536) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """group -> (mean, raw scale, Q [N,1]) float64 numpy from the hash-grid context.
-        Deterministic CPU path: float64 hash grid, column-order MLP, numpy activations."""
+    def context64(self, anchors, chunk: int = 65536) -> np.ndarray:
+        """[N, C] hash-grid context of positions on the coding face (float64 on the CPU)."""
         xyz = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
                               dtype=torch.float64)
         ctx_mod = copy.deepcopy(self.context).to("cpu", torch.float64)
-        outs = [self.prior64(ctx_mod(xyz[s : s + chunk]).numpy()) for s in range(0, xyz.shape[0], chunk)]
-        out = np.concatenate(outs, 0) if outs else self.prior64(np.zeros((0, self.context.out_dim)))
+        outs = [ctx_mod(xyz[s : s + chunk]).numpy() for s in range(0, xyz.shape[0], chunk)]
+        return np.concatenate(outs, 0) if outs else np.zeros((0, self.context.out_dim))
+
+    @torch.no_grad()
+    def coder_heads(self, anchors, chunk: int = 65536) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """group -> (mean, raw scale, Q [N,1]) float64 numpy from the hash-grid context.
+        Deterministic CPU path: float64 hash grid, column-order MLP, numpy activations."""
+        out = self.prior64(self.context64(anchors, chunk))
         base = sum(self.split)
         parts = np.split(out[:, :base], np.cumsum(self.split)[:-1], axis=1)
         res = {"extra": out[:, base:], "q_base": {}}  # the prior's extra columns; steps before step_factor
@@ -474,7 +479,7 @@ class HacEntropyModel(AnchorEntropyModel):
     def from_coded(self, group: str, values):
         return self.stored_scaling(values) if group == "scaling" else values
 
-    def coding_units(self) -> list[CodingUnit]:
+    def coding_units(self, context=None) -> list[CodingUnit]:
         """Feature chunks in channel-context order, then scaling, then offsets."""
         units = [CodingUnit("feature", i, s, e) for i, (s, e) in enumerate(self.cfg.chunk_bounds)]
         return units + [CodingUnit("scaling", 0, 0, 6), CodingUnit("offsets", 0, 0, 3 * self.cfg.n_offsets)]

@@ -73,6 +73,7 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     centres = [[round(float(v), 5) for v in ds.cameras[i].center] for i in ds.train_indices]
     scene.decoder_config = {**scene.decoder_config, "view_positions": centres}
 
+    save_trained(out, scene, codec, codec_config)  # `gscodec encode RUN/` codes it again (another λ)
     t0 = time.perf_counter()
     data = codec_obj.encode(scene)
     encode_seconds = time.perf_counter() - t0
@@ -121,6 +122,43 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
     return RunResult(metrics, out, png)
 
 
+TRAINED = "trained_scene.pt"
+
+
+def save_trained(out: Path, scene, codec: str, codec_config: dict) -> None:
+    """The trained scene with its entropy model, for coding it again without retraining."""
+    import torch
+
+    from gscodec.utils.io import atomic_open
+
+    with atomic_open(out / TRAINED, "wb") as f:
+        torch.save({"format": "gscodec-trained-anchors", "version": 1, "codec": codec,
+                    "codec_config": dict(codec_config), "scene": scene.detach().to("cpu")
+                    if hasattr(scene, "detach") else scene, "entropy_model": scene.entropy_model}, f)
+
+
+def load_trained(run: str | Path):
+    """(codec name, codec options, scene with its entropy model) of a training run's folder."""
+    import torch
+
+    from gscodec.errors import InputError
+
+    path = Path(run) / TRAINED
+    if not path.is_file():
+        raise InputError(f"{run}: not an anchor-codec training folder (no {TRAINED}; train with `gscodec train "
+                         "--codec hac|hemgs|...` first)")
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=False)
+        ok = st.get("format") == "gscodec-trained-anchors"
+    except Exception as e:  # noqa: BLE001 - a torn or foreign file is a user input problem
+        raise InputError(f"{path}: not readable ({e})") from None
+    if not ok:
+        raise InputError(f"{path}: not a gscodec trained-anchors file")
+    scene = st["scene"]
+    scene.entropy_model = st["entropy_model"]
+    return st["codec"], st["codec_config"], scene
+
+
 SMALL_SCENE_FEAT_DIM = 32
 
 
@@ -140,4 +178,4 @@ def scaffold_config_for(iterations: int | None, overrides: dict | None = None, n
     return ScaffoldConfig.scaled(iterations or HAC_ITERATIONS, **over)
 
 
-__all__ = ["scaffold_config_for", "train_and_compress_anchors"]
+__all__ = ["load_trained", "save_trained", "scaffold_config_for", "train_and_compress_anchors"]

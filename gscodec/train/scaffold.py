@@ -258,6 +258,8 @@ class ScaffoldTrainer:
             entropy_model.to(self.device)
             if hasattr(entropy_model, "set_bounds"):
                 self._set_bounds()
+            if hasattr(entropy_model, "set_lambda"):
+                entropy_model.set_lambda(cfg.lambda_rate)  # a variable-rate model codes at the run's λ
         self.step = 0
         self.history: list[dict] = []
         self.train_ids = dataset.train_indices
@@ -377,8 +379,9 @@ class ScaffoldTrainer:
             loss = loss + cfg.lambda_mask * m.mask_loss()
         if rate is not None and (extra := m.rate_term()) is not None:
             rate = rate + extra  # the representation's own coded side information (e.g. a feature pool)
-        if rate is not None and cfg.lambda_rate:
-            loss = loss + cfg.lambda_rate * rate
+        lam = em.rate_lambda(cfg.lambda_rate) if em is not None and hasattr(em, "rate_lambda") else cfg.lambda_rate
+        if rate is not None and lam:
+            loss = loss + lam * rate  # a variable-rate model weighs each step by the λ it drew
         if loss.requires_grad:  # False only when nothing is in view and no regularizer is on
             loss.backward()
         for opt in self.optimizers.values():

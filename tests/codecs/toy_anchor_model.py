@@ -62,7 +62,7 @@ class ToyFactorized(AnchorEntropyModel):
     def tensors(self):
         return [d[g] for d in (self.mean, self.log_scale, self.logit) for g in GROUPS]
 
-    def coding_units(self):
+    def coding_units(self, context=None):
         return [CodingUnit(g, 0, 0, d) for g, d in self.dims.items()]
 
     def coding_context(self, anchors):
