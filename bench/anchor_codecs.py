@@ -356,6 +356,14 @@ def report(points: list[dict], meta: dict) -> str:
                       f"{fmt(ms['bd_rate_vs_hac_without_fixed_cost_pct'], '+.1f')}% without the fixed cost "
                       f"({', '.join(FIXED_GROUPS)}){' — ' + ms['bd_rate_vs_hac_note'] if ms.get('bd_rate_vs_hac_note') else ''}",
                       f"- {label} / HAC size at matched PSNR: {fmt(ms['size_over_hac_at_matched_psnr'], '.2f')}"]
+            if "decode_seconds_per_10k_anchors" in ms:
+                lines.append(f"- {label} decode: {ms['decode_seconds_per_10k_anchors']:.2f} s per 10k anchors "
+                             "(these streams, 2 CPU cores)")
+            if "single_vs_per_lambda_bd_rate_pct" in ms:
+                lines.append(f"- {label} one model (trained once, coded at every λ) against one model per λ: BD-rate "
+                             f"{fmt(ms['single_vs_per_lambda_bd_rate_pct'], '+.1f')}%"
+                             f"{' — ' + ms['single_vs_per_lambda_note'] if ms.get('single_vs_per_lambda_note') else ''}"
+                             f"; training time {fmt(ms['single_over_per_lambda_train_time'], '.2f')} of theirs")
             for lam, w in (ms.get("gate_weights_by_lambda") or {}).items():
                 lines.append(f"- {label} λ={lam} mean gate weights: " + ", ".join(f"{v:.3f}" for v in w))
         lines += [f"- commit: {sm.get('git_commit')}"]
