@@ -141,6 +141,10 @@ class HemgsEntropyModel(HacEntropyModel):
         self._train_lam = None
         self._structure_key, self._structure = None, None
 
+    def __getstate__(self):
+        """Pickled (checkpoints, run folders) without the cached neighbour structure."""
+        return {**super().__getstate__(), "_structure_key": None, "_structure": None}
+
     def prior_tensors(self) -> list[torch.Tensor]:
         mods = [self.hyper[0], self.head_f, self.vr_f, self.lo_net[0], self.head_lo, self.vr_lo]
         if self.cfg.ar:

@@ -5,8 +5,8 @@ geometry looks in general and costs the stream nothing, with the scene's own has
 paper uses PointNet++ weights pretrained "on a 3D domain"; none can be downloaded here, so
 this is our own: pretrained by `gscodec.entropy.point_encoder_train` on point sets the project
 makes or ships (built-in scenes of other seeds, the shared guitar and small_sh3 clouds; never
-the evaluation scenes), frozen, shipped as `weights/point_encoder.npz` (~4.4k float32
-weights, 18 KB). Results that use it say "scene-agnostic encoder pretrained on our corpus".
+the evaluation scenes), frozen, shipped as `weights/point_encoder.npz` (4,352 float32
+weights, a 20 KB file; its pretraining report beside it). Results that use it say "scene-agnostic encoder pretrained on our corpus".
 
 Structure (PointNet++'s set abstraction + feature propagation, with voxel-cell grouping in
 place of farthest-point sampling and ball query, so that the groups are exact integers):

@@ -17,6 +17,7 @@ offsets spread in the tangent plane). The head is dropped; the encoder is frozen
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -114,6 +115,9 @@ def main(argv=None) -> int:
     enc, report = pretrain(a.steps, log=lambda s: print(s, file=sys.stderr))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     enc.save(a.out)
+    report.update(fingerprint=enc.fingerprint(), command="python -m gscodec.entropy.point_encoder_train " + " ".join(
+        sys.argv[1:]), torch=torch.__version__)
+    Path(a.out).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")  # provenance beside the weights
     print(report)
     print(f"wrote {a.out} ({Path(a.out).stat().st_size:,} B, fingerprint {enc.fingerprint()})")
     return 0

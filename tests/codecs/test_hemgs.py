@@ -21,22 +21,17 @@ from gscodec.entropy.point_encoder import WEIGHTS, grouping, shipped
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.models.scaffold import render_anchor_scene
 from gscodec.train.anchor_run import save_trained
-from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fresh_decode import decode_in_fresh_process  # noqa: E402
+from tiny import tiny_config, train_tiny  # noqa: E402
 
-TINY = dict(feat_dim=12, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
-            grid2d_resolutions=(16,), grid2d_table_log2=8)
+TINY = tiny_config()
 
 
 @pytest.fixture(scope="module")
 def trained(ds):
-    torch.manual_seed(0)
-    cfg = ScaffoldConfig.scaled(60, voxel_size=0.25, feat_dim=12, n_offsets=4)
-    t = ScaffoldTrainer(ds, cfg, entropy_model=HemgsEntropyModel(HemgsConfig(**TINY)))
-    t.train(progress=False)
-    return t
+    return train_tiny(ds, HemgsEntropyModel(HemgsConfig(**TINY)))
 
 
 def _brute_force(vox, passes, i, field, n_max):

@@ -18,23 +18,19 @@ from gscodec.entropy.hac import HacConfig
 from gscodec.entropy.mop import MopConfig, MopEntropyModel
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.models.scaffold import render_anchor_scene
-from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
+from gscodec.train.scaffold import ScaffoldConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fresh_decode import decode_in_fresh_process  # noqa: E402
+from tiny import tiny_config, train_tiny  # noqa: E402
 
-TINY = dict(feat_dim=12, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
-            grid2d_resolutions=(16,), grid2d_table_log2=8)
+TINY = tiny_config()
 
 
 @pytest.fixture(scope="module")
 def trained(ds):
-    torch.manual_seed(0)
-    cfg = ScaffoldConfig.scaled(60, voxel_size=0.25, feat_dim=12, n_offsets=4)
-    t = ScaffoldTrainer(ds, cfg, entropy_model=MopEntropyModel(MopConfig(**TINY)),
-                        phases=cfg.phases(MopCodec().training_phases(cfg)))
-    t.train(progress=False)
-    return t
+    return train_tiny(ds, MopEntropyModel(MopConfig(**TINY)),
+                      phases=MopCodec().training_phases(ScaffoldConfig.scaled(60)))
 
 
 def test_experts_are_iso_parameter_and_the_gate_sums_to_one():

@@ -20,9 +20,9 @@ from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer, ViewScale
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fresh_decode import decode_in_fresh_process  # noqa: E402
+from tiny import tiny_config  # noqa: E402
 
-TINY_HAC = dict(feat_dim=RESIDUAL_DIM, n_offsets=4, hidden=16, grid3d_resolutions=(8, 16), grid3d_table_log2=8,
-                grid2d_resolutions=(16,), grid2d_table_log2=8)
+TINY_HAC = tiny_config(RESIDUAL_DIM)
 
 
 @pytest.fixture(scope="module")
