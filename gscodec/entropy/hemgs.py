@@ -208,8 +208,7 @@ class HemgsEntropyModel(HacEntropyModel):
             dev = anchors.device
             self._structure = {"nbrs": torch.from_numpy(st["nbrs"]).to(dev) if self.cfg.ar else None,
                                "rel": torch.from_numpy(st["rel"]).float().to(dev) if self.cfg.ar else None,
-                               "sa": torch.from_numpy(st["sa"]).float().to(dev) if self.cfg.sa else None,
-                               "mean_context": float((st["nbrs"] >= 0).sum(1).mean()) if self.cfg.ar else 0.0}
+                               "sa": torch.from_numpy(st["sa"]).float().to(dev) if self.cfg.sa else None}
             self._structure_key = key
         return self._structure
 
