@@ -148,7 +148,10 @@ def test_ctrl_c_stops_cleanly(builtin_ply):
 
     ply, _ = builtin_ply
     port = free_port()
-    code = ("import argparse, sys; from gscodec.viewer.cli import register; "
+    # a terminal's Ctrl-C: a suite run in the background (`make test &`) hands its children
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    code = ("import argparse, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from gscodec.viewer.cli import register; "
             "p = argparse.ArgumentParser(); register(p.add_subparsers(dest='verb')); "
             "a = p.parse_args(sys.argv[1:]); sys.exit(a.fn(a))")
     proc = subprocess.Popen([sys.executable, "-u", "-c", code, "view", str(ply), "--port", str(port)],
