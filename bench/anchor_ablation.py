@@ -52,6 +52,7 @@ VARIANTS = {
         ("MoP + C2FQ (full, 5 experts)", "2, 6", {**MOP, "options": {}}),
         ("3 experts", "experts", {**MOP, "options": {"experts": 3}}),
         ("5 wide experts (paper-like)", "experts", {**MOP, "options": {"expert_hidden": 32}}),
+        ("C2FQ vector + element matrix", "C2FQ (c)", {**MOP, "options": {"weights": "matrix"}}),
     ],
     "hemgs": [
         HAC_ROW,
@@ -98,6 +99,7 @@ def directions(rows: dict[str, dict], method: str = "predict-gs") -> dict:
             "both_psnr_ge_hac": cmp(full, "HAC", "psnr", ge),
             "five_experts_smaller_than_three": cmp(full, "3 experts", "bytes", lt),
             "three_experts_smaller_than_one": cmp("3 experts", "+ C2FQ (one expert)", "bytes", lt),
+            "matrix_smaller_than_vector": cmp("C2FQ vector + element matrix", full, "bytes", lt),
         }
     return {
         "sfp_only_smaller_than_hac": cmp("+ SFP only", "HAC", "bytes", lt),
@@ -119,7 +121,7 @@ def summary_of(points: list[dict], meta: dict) -> dict:
     if method == "mop":  # the expert-count rows the issue names
         out["expert_count_rows"] = {n: rows.get(r) for n, r in (("1", "+ C2FQ (one expert)"), ("3", "3 experts"),
                                                                 ("5", FULL["mop"]))}
-        out["matrix_weights"] = "not implemented: per-channel weights only (see gscodec.entropy.mop)"
+        out["vector_vs_matrix_rows"] = {"vector": rows.get(FULL["mop"]), "vector+matrix": rows.get("C2FQ vector + element matrix")}
     return out
 
 

@@ -155,12 +155,19 @@ class AnchorCodec(StreamCodec):
             raise InputError(f"entropy model is for feat_dim={model.feat_dim}, k={model.n_offsets}; the scene has "
                              f"{scene.feat_dim}, {scene.n_offsets}")
         n_in = len(scene)
-        scene = scene.subset(scene.offset_mask.any(1))
+        arrays = model.anchor_arrays()  # per trained anchor (e.g. MoP's element matrix)
+        for name, a in arrays.items():
+            if len(a) != n_in:
+                raise InputError(f"the entropy model's {name} covers {len(a)} anchors, the scene has {n_in} "
+                                 "(encode the scene the model was trained with)")
+        keep = scene.offset_mask.any(1)
+        scene = scene.subset(keep)
         n = len(scene)
         bits = self.position_bits
         q, plo, phi = quantize_positions(scene.anchors.numpy(), bits)
         loc, order = encode_positions(q, bits)
         scene = scene.subset(torch.from_numpy(order.astype(np.int64)))
+        arrays = {name: a[keep.numpy()][order] for name, a in arrays.items()}
         anchors_dec = dequantize_positions(q[order], bits, plo, phi)
 
         side_header, side_sections = model.stream_state(self.context_dtype)
@@ -173,7 +180,7 @@ class AnchorCodec(StreamCodec):
         # the model exactly as the decoder rebuilds it; attributes unit by unit in decode order
         cm = self.model_class.from_stream(side_header, {s.name: s for s in side_sections})
         ctx = cm.coding_context(anchors_dec)
-        anchor_header, anchor_sections = cm.encode_anchor_side(ctx)  # e.g. MoP's step indices
+        anchor_header, anchor_sections = cm.encode_anchor_side(ctx, arrays)  # e.g. MoP's step indices
         ctx = cm.decode_anchor_side(ctx, anchor_header, {s.name: s for s in anchor_sections})
         stored = {"feature": scene.features, "scaling": scene.scaling, "offsets": scene.offsets}
         ys = {g: np.asarray(cm.to_coded(g, np.asarray(t.numpy(), np.float64).reshape(n, cm.dims[g])))

@@ -11,6 +11,8 @@ Options (training only; the ablations of the paper's Tables 2 and 6):
   experts        number of experts (1: C2FQ without MoP, one expert = HAC's MLP)
   c2fq           false: MoP without C2FQ (HAC's adaptive step)
   expert_hidden  experts' width; None (default) sizes them iso-parameter with HAC's MLP
+  weights        "channel" (default: one C2FQ weight per channel, in the header) or "matrix"
+                 (plus the per-element matrix, section c2fq_matrix, its own row in `info`)
 """
 from __future__ import annotations
 
@@ -31,20 +33,24 @@ class MopCodec(HacCodec):
     version = 1
     model_class = MopEntropyModel
     SECTION_GROUPS: ClassVar[dict[str, str]] = {**HacCodec.SECTION_GROUPS, "mlp_context": "MoP + context MLPs",
-                                                "c2fq_index": "C2FQ indices"}
+                                                "c2fq_index": "C2FQ indices", "c2fq_matrix": "C2FQ element matrix"}
 
-    def __init__(self, *, experts: int = 5, c2fq: bool = True, expert_hidden: int | None = None, **kw):
+    def __init__(self, *, experts: int = 5, c2fq: bool = True, expert_hidden: int | None = None,
+                 weights: str = "channel", **kw):
         if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
             raise InputError(f"mop: experts must be an integer in 1..16, got {experts!r}")
         if not isinstance(c2fq, bool):
             raise InputError(f"mop: c2fq must be true or false, got {c2fq!r}")
         if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
             raise InputError(f"mop: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
+        if weights not in ("channel", "matrix") or (weights == "matrix" and not c2fq):
+            raise InputError(f"mop: weights must be 'channel' or 'matrix' (the latter with c2fq), got {weights!r}")
         super().__init__(**kw)
-        self.experts, self.c2fq, self.expert_hidden = experts, c2fq, expert_hidden
+        self.experts, self.c2fq, self.expert_hidden, self.weights = experts, c2fq, expert_hidden, weights
 
     def model_options(self) -> dict:
-        return {"n_experts": self.experts, "c2fq": self.c2fq, "expert_hidden": self.expert_hidden}
+        return {"n_experts": self.experts, "c2fq": self.c2fq, "expert_hidden": self.expert_hidden,
+                "element_weights": self.weights}
 
     def training_phases(self, cfg) -> tuple:
         from gscodec.train.scaffold import Phase

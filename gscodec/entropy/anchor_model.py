@@ -150,9 +150,16 @@ class AnchorEntropyModel(nn.Module):
         dequantized) values: decoded[group] is [N, dims[group]], filled up to this unit."""
         raise NotImplementedError
 
-    def encode_anchor_side(self, context) -> tuple[dict, list[Section]]:
+    def anchor_arrays(self) -> dict[str, np.ndarray]:
+        """Per-anchor arrays [N_trained, ...] the model learnt for its anchors (e.g. MoP's
+        element-weight matrix): the codec keeps and orders them as it does the anchors and
+        hands them to encode_anchor_side. Default none."""
+        return {}
+
+    def encode_anchor_side(self, context, arrays: dict | None = None) -> tuple[dict, list[Section]]:
         """Per-anchor side information the encoder chooses for the decoded positions (e.g.
-        MoP's coarse step indices), as (header entries, sections); default none."""
+        MoP's coarse step indices; `arrays`: anchor_arrays() in coded order), as (header
+        entries, sections); default none."""
         return {}, []
 
     def decode_anchor_side(self, context, header: dict, sections: dict):

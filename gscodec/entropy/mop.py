@@ -25,7 +25,13 @@ Where the paper is silent, we chose (and say so):
   1/range, range) of the mean |d rendering loss / d attribute| over the training views
   (collected once, with weights 1, at the "element-weights" phase; frozen afterwards), and
   the step is Q2 / w (a larger gradient: a finer step; the paper's Round(A Q4) / Q4 writes
-  the step as its inverse). The per-element matrix is not implemented.
+  the step as its inverse). element_weights="matrix" (the ablation) adds the per-element
+  matrix on top of the channel vector: each element's weight relative to its channel,
+  (g_ij / mean_i g_ij)^power, on a half-octave grid 2^(k/2), |k| <= 2 log2(weight_range),
+  the integers k coded per anchor (section c2fq_matrix, one fitted categorical per channel,
+  counted in `gscodec info`). Elements with no gradient (masked offsets) get the coarsest
+  step. The matrix is collected once, after anchor growth, so it covers the final anchors;
+  the codec hands it over in the coded order (AnchorEntropyModel.anchor_arrays).
 """
 from __future__ import annotations
 
@@ -64,6 +70,7 @@ class MopConfig(HacConfig):
     gumbel_tau: tuple = (1.0, 0.1)
     weight_power: float = 0.5
     weight_range: float = 4.0
+    element_weights: str = "channel"  # "channel" (default) | "matrix" (the per-element ablation)
 
     def validate(self) -> MopConfig:
         super().validate()
@@ -82,6 +89,10 @@ class MopConfig(HacConfig):
             raise InputError(f"MopConfig.gumbel_tau needs two positive numbers, got {self.gumbel_tau}")
         if not 0 <= self.weight_power <= 2 or not 1 <= self.weight_range <= 64:
             raise InputError("MopConfig.weight_power must lie in 0..2 and weight_range in 1..64")
+        if self.element_weights not in ("channel", "matrix"):
+            raise InputError(f"MopConfig.element_weights must be 'channel' or 'matrix', got {self.element_weights!r}")
+        if self.element_weights == "matrix" and not self.c2fq:
+            raise InputError("MopConfig.element_weights 'matrix' is part of C2FQ: it needs c2fq true")
         if self.expert_hidden is None:
             self.expert_hidden = self.iso_hidden()
         if not isinstance(self.expert_hidden, int) or not 1 <= self.expert_hidden <= 4096:
@@ -91,6 +102,11 @@ class MopConfig(HacConfig):
     @property
     def context_dim(self) -> int:
         return (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
+
+    @property
+    def matrix_levels(self) -> int:
+        """J: matrix weights are 2^(k/2), k in -J..J."""
+        return int(round(2 * math.log2(self.weight_range)))
 
     @property
     def n_select(self) -> int:
@@ -143,8 +159,9 @@ class MopEntropyModel(HacEntropyModel):
             with torch.no_grad():  # start at scale 1 (HAC's step)
                 self.selector.bias.copy_(torch.tensor([2.0 if s == 1.0 else 0.0 for s in cfg.scale_list] * len(GROUPS)))
         self.register_buffer("tau", torch.tensor(float(cfg.gumbel_tau[0])))
-        for g in GROUPS:  # element weights per channel (1 until collected)
+        for g in GROUPS:  # element weights per channel (1 until collected); the matrix: none yet
             self.register_buffer(f"weights_{g}", torch.ones(self.cfg.dims[g]))
+            self.register_buffer(f"matrix_{g}", torch.zeros(0, self.cfg.dims[g], dtype=torch.int8))
         self.register_buffer("weights_collected", torch.tensor(False))
 
     def prior_tensors(self) -> list[torch.Tensor]:
@@ -190,8 +207,20 @@ class MopEntropyModel(HacEntropyModel):
     def inverse_weights(self, group: str) -> torch.Tensor:
         return 1.0 / getattr(self, f"weights_{group}")
 
+    def _inverse_matrix(self, group: str, n: int) -> torch.Tensor | None:
+        """[n, D] 2^(-k/2) of the collected matrix (None before it is collected)."""
+        k = getattr(self, f"matrix_{group}")
+        if not k.shape[0]:
+            return None
+        if k.shape[0] != n:
+            raise InputError(f"MoP's element-weight matrix covers {k.shape[0]} anchors, the model now has {n}: "
+                             "anchors grew or were pruned after the element-weights phase")
+        return torch.exp2(-k.float() / 2)
+
     def step_factor(self, extra, group: str):
-        """Coarse scale (Gumbel while training, arg-max otherwise) / channel weights."""
+        """Coarse scale (Gumbel while training, arg-max otherwise) / channel weights (and, on
+        the training face, / the element matrix; the coding face applies it in
+        decode_anchor_side, where the anchors are in coded order)."""
         inv = self.inverse_weights(group)
         if isinstance(extra, np.ndarray):
             inv = inv.detach().cpu().double().numpy()[None, :]
@@ -199,15 +228,17 @@ class MopEntropyModel(HacEntropyModel):
                 return inv
             scales = np.asarray(self.cfg.scale_list, np.float64)
             return scales[np.argmax(self._logits(extra, group), 1)][:, None] * inv
+        mat = self._inverse_matrix(group, extra.shape[0])
+        inv = inv[None, :] if mat is None else inv[None, :] * mat.to(inv)
         if not self.cfg.c2fq:
-            return inv[None, :]
+            return inv
         logits = self._logits(extra, group)
         if self.training:
             pick = F.gumbel_softmax(logits, tau=float(self.tau), hard=True)
         else:
             pick = F.one_hot(logits.argmax(1), logits.shape[1]).to(logits.dtype)
         scales = torch.tensor(self.cfg.scale_list, dtype=logits.dtype, device=logits.device)
-        return (pick @ scales)[:, None] * inv[None, :]
+        return (pick @ scales)[:, None] * inv
 
     def on_step(self, step: int, total: int) -> None:
         """Anneal the Gumbel temperature exponentially over the run."""
@@ -227,7 +258,24 @@ class MopEntropyModel(HacEntropyModel):
             w = (m / torch.exp(torch.log(m).mean())) ** cfg.weight_power
             w = w.clamp(1 / cfg.weight_range, cfg.weight_range).half().float()  # what the header holds
             getattr(self, f"weights_{g}").copy_(w)
+            if cfg.element_weights == "matrix":  # each element relative to its channel
+                r = (grads[g].abs().double() / m).clamp_min(1e-12) ** cfg.weight_power
+                j = cfg.matrix_levels
+                k = torch.round(2 * torch.log2(r)).clamp(-j, j).to(torch.int8)
+                setattr(self, f"matrix_{g}", k.to(getattr(self, f"matrix_{g}").device))
         self.weights_collected.fill_(True)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for g in GROUPS:  # a resumed run's matrix has the trained anchor count
+            key = f"{prefix}matrix_{g}"
+            if key in state_dict:
+                setattr(self, f"matrix_{g}", torch.zeros_like(state_dict[key]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def anchor_arrays(self) -> dict[str, np.ndarray]:
+        if self.cfg.element_weights != "matrix" or not getattr(self, "matrix_feature").shape[0]:
+            return {}
+        return {"c2fq_matrix": np.concatenate([getattr(self, f"matrix_{g}").cpu().numpy() for g in GROUPS], 1)}
 
     # ---- the anchor side: chosen coarse scales ---------------------------------------------------
     def coding_context(self, anchors):
@@ -236,11 +284,20 @@ class MopEntropyModel(HacEntropyModel):
             ctx["c2fq_index"] = np.stack([np.argmax(self._logits(ctx["extra"], g), 1) for g in GROUPS], 1)
         return ctx
 
-    def encode_anchor_side(self, context) -> tuple[dict, list[Section]]:
+    def encode_anchor_side(self, context, arrays=None) -> tuple[dict, list[Section]]:
         if not self.cfg.c2fq:
             return {}, []
         data, _ = ans.encode_channels(context["c2fq_index"])
-        return {}, [Section("c2fq_index", "ans-channels", data)]
+        out = [Section("c2fq_index", "ans-channels", data)]
+        if self.cfg.element_weights == "matrix":
+            k = (arrays or {}).get("c2fq_matrix")
+            n = context["c2fq_index"].shape[0]
+            if k is None or k.shape != (n, sum(self.cfg.dims.values())):
+                raise InputError("MoP (element_weights 'matrix'): the model has no element matrix for these anchors "
+                                 "(it is collected at the element-weights phase of training)")
+            data, _ = ans.encode_channels(k.astype(np.int64) + self.cfg.matrix_levels)
+            out.append(Section("c2fq_matrix", "ans-channels", data))
+        return {}, out
 
     def decode_anchor_side(self, context, header: dict, sections: dict):
         if not self.cfg.c2fq:
@@ -251,11 +308,25 @@ class MopEntropyModel(HacEntropyModel):
             raise CorruptStreamError("c2fq_index: indices do not match the anchors or the scale list")
         scales = np.asarray(self.cfg.scale_list, np.float64)
         out = dict(context, c2fq_index=idx)
+        mats = self._decode_matrix(sections, n)
         for i, g in enumerate(GROUPS):
             inv = self.inverse_weights(g).detach().cpu().double().numpy()[None, :]
+            if mats is not None:
+                inv = inv * np.exp2(-mats[g] / 2.0)
             mean, raw, _ = context[g]
             out[g] = (mean, raw, context["q_base"][g] * scales[idx[:, i]][:, None] * inv)
         return out
+
+    def _decode_matrix(self, sections: dict, n: int) -> dict[str, np.ndarray] | None:
+        """group -> [n, D] float64 k of the element matrix (None in channel mode)."""
+        if self.cfg.element_weights != "matrix":
+            return None
+        j, dims = self.cfg.matrix_levels, [self.cfg.dims[g] for g in GROUPS]
+        k = ans.decode_channels(need(sections, "c2fq_matrix"), n)
+        if k.shape != (n, sum(dims)) or (k.size and k.max() > 2 * j):
+            raise CorruptStreamError("c2fq_matrix: the element weights do not match the anchors or the level range")
+        parts = np.split(k.astype(np.float64) - j, np.cumsum(dims)[:-1], axis=1)
+        return dict(zip(GROUPS, parts))
 
     # ---- stream -----------------------------------------------------------------------------
     def describe(self, anchors=None) -> dict:
