@@ -56,9 +56,11 @@ def entry_options(entry: dict, lam: float) -> dict:
     return {**entry.get("options", {}), **({"lambdas": [lam]} if entry.get("per_lambda") else {})}
 
 
-def run_point(ds, entry: dict, lam: float, args, work: Path) -> dict:
+def run_point(ds, entry: dict, lam: float, args, work: Path, train_options: dict | None = None) -> dict:
+    """One training + coding run; train_options: codec options of this run only (not an
+    ablation's, so not recorded as the point's options)."""
     t0 = time.perf_counter()
-    options = entry_options(entry, lam)
+    options = {**entry_options(entry, lam), **(train_options or {})}
     tag = "".join(f"-{k}-{v}" for k, v in sorted(options.items())).replace(" ", "")
     res = train_and_compress(ds, demo_train_config(args.iterations), work / f"{entry['codec']}{tag}-{lam}",
                              codec=entry["codec"], codec_config={"lambda_rate": lam, **options}, progress=False)
@@ -93,8 +95,8 @@ def run_single_model(ds, entry: dict, lambdas: list[float], args, work: Path) ->
     from gscodec.train.anchor_run import load_trained
 
     mid = sorted(lambdas)[len(lambdas) // 2]
-    first = run_point(ds, entry, mid, args, work)
-    first.update(single_model=True, trained_at=mid)
+    first = run_point(ds, entry, mid, args, work, train_options={"lambdas": sorted(lambdas)})
+    first.update(single_model=True, trained_at=mid, trained_lambdas=sorted(lambdas))
     points = [first]
     for lam in sorted(set(lambdas) - {mid}):
         t0 = time.perf_counter()

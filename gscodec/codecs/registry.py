@@ -27,6 +27,7 @@ def register_codec(cls: type) -> type:
 def _load_builtin() -> None:
     # importing registers them; kept lazy so `import gscodec` stays light
     import gscodec.codecs.anchor_raw
+    import gscodec.codecs.combined
     import gscodec.codecs.hac
     import gscodec.codecs.hemgs
     import gscodec.codecs.mop

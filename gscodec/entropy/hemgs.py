@@ -11,7 +11,8 @@ an `ar_field`^3-voxel cube). It reuses HAC's hash grid, Gaussian bins, plain/noi
 and stream (hash bits + the networks' weights in `mlp_context`); it has no channel context.
 
 Networks (one 2-layer MLP each, as the paper; sizes from the config):
-  h      = ReLU(W [hash context, point features])                    hyperprior
+  h      = ReLU(W [hash context, point features])                    hyperprior (n_experts > 1:
+           MoP's mixture of such layers, gscodec.entropy.mixture)
   a_g    = mean over the context of ReLU(W [neighbour's decoded g, relative voxel position]),
            plus log(1 + count): one shared edge MLP per coded group g (feature; scaling+offsets)
   feature:       (mean, scale) = W [h, a_f]
@@ -47,6 +48,7 @@ from gscodec.entropy import replay
 from gscodec.entropy.anchor_model import AnchorRate, CodingUnit, UnitParams
 from gscodec.entropy.gaussian import SCALE_MIN
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
+from gscodec.entropy.mixture import MixturePrior
 from gscodec.entropy.point_encoder import OUT_DIM, shipped
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
@@ -68,6 +70,7 @@ class HemgsConfig(HacConfig):
     ar_neighbours: int = 20
     ar_dim: int = 8
     lo_hidden: int = 24
+    n_experts: int = 1  # > 1: the hyperprior layer is MoP's mixture of experts (the `combined` codec)
 
     def validate(self) -> HemgsConfig:
         super().validate()
@@ -82,7 +85,7 @@ class HemgsConfig(HacConfig):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"HemgsConfig.{name} must be true or false, got {getattr(self, name)!r}")
         for name, lo, hi in (("ar_field", 3, 101), ("ar_neighbours", 0, 256), ("ar_dim", 1, 256),
-                             ("lo_hidden", 1, 4096)):
+                             ("lo_hidden", 1, 4096), ("n_experts", 1, 16)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise InputError(f"HemgsConfig.{name} must be an integer in {lo}..{hi}, got {v!r}")
@@ -102,7 +105,7 @@ class HemgsConfig(HacConfig):
         h, f, lo, a, hl = self.hidden, self.feat_dim, self.lo_dim, self.ar_dim, self.lo_hidden
         a1 = a + 1 if self.ar else 0
         p = OUT_DIM if self.sa else 0
-        n = (context_dim + p) * h + h + (h + a1) * 2 * f + 2 * f + h * 2 + 2
+        n = MixturePrior.param_count(context_dim + p, h, self.n_experts) + (h + a1) * 2 * f + 2 * f + h * 2 + 2
         n += (h + f + a1) * hl + hl + hl * 2 * lo + 2 * lo + (h + f) * 4 + 4
         if self.ar:
             n += (f + 3) * a + a + (lo + 3) * a + a
@@ -123,7 +126,7 @@ class HemgsEntropyModel(HacEntropyModel):
         cfg, c = self.cfg, self.context.out_dim
         h, f, lo, a, hl = cfg.hidden, cfg.feat_dim, cfg.lo_dim, cfg.ar_dim, cfg.lo_hidden
         a1 = a + 1 if cfg.ar else 0
-        self.hyper = nn.Sequential(nn.Linear(c + (OUT_DIM if cfg.sa else 0), h), nn.ReLU())
+        self.hyper = MixturePrior(c + (OUT_DIM if cfg.sa else 0), h, cfg.n_experts)  # one expert: Linear + ReLU
         self.head_f = nn.Linear(h + a1, 2 * f)
         self.vr_f = nn.Linear(h, 2)  # base, slope of the feature step
         self.lo_net = nn.Sequential(nn.Linear(h + f + a1, hl), nn.ReLU())
@@ -146,10 +149,10 @@ class HemgsEntropyModel(HacEntropyModel):
         return {**super().__getstate__(), "_structure_key": None, "_structure": None}
 
     def prior_tensors(self) -> list[torch.Tensor]:
-        mods = [self.hyper[0], self.head_f, self.vr_f, self.lo_net[0], self.head_lo, self.vr_lo]
+        mods = [self.head_f, self.vr_f, self.lo_net[0], self.head_lo, self.vr_lo]
         if self.cfg.ar:
             mods += [self.ar_f[0], self.ar_lo[0]]
-        return [t for m in mods for t in (m.weight, m.bias)]
+        return self.hyper.tensors() + [t for m in mods for t in (m.weight, m.bias)]
 
     # ---- λ ----------------------------------------------------------------------------------
     def set_lambda(self, lam: float) -> None:
@@ -278,7 +281,7 @@ class HemgsEntropyModel(HacEntropyModel):
     def coding_context(self, anchors):
         st = self.structure(anchors)
         c = self.context64(anchors)
-        h = replay.run(self.hyper, np.concatenate([c, st["sa"]], 1) if self.cfg.sa else c)
+        h = self.hyper.run64(np.concatenate([c, st["sa"]], 1) if self.cfg.sa else c)
         t = math.log2(float(self.lam) / self.cfg.lambda_ref)
         return {**st, "h": h, "t": t, "q_feature": self._step(replay.run(self.vr_f, h), t, self.cfg.q0_feature)}
 

@@ -50,11 +50,10 @@ from gscodec.coding.stream import need
 from gscodec.entropy import replay
 from gscodec.entropy.anchor_model import GROUPS
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
+from gscodec.entropy.mixture import MixturePrior
 from gscodec.errors import CorruptStreamError, InputError
 
 WEIGHT_PHASE = "element-weights"
-INITS = (nn.init.kaiming_uniform_, nn.init.xavier_uniform_, nn.init.xavier_normal_, nn.init.kaiming_normal_,
-         nn.init.orthogonal_)
 
 
 @dataclass
@@ -114,9 +113,8 @@ class MopConfig(HacConfig):
         return len(GROUPS) * len(self.scale_list) if self.c2fq else 0
 
     def _prior_params(self, h: int) -> int:
-        c, n, out = self.context_dim, self.n_experts, 2 * self.n_params + 3
-        gate = c * n + n if n > 1 else 0
-        return n * (c * h + h) + gate + h * out + out + (h * self.n_select + self.n_select)
+        c, out = self.context_dim, 2 * self.n_params + 3
+        return MixturePrior.param_count(c, h, self.n_experts) + h * out + out + (h * self.n_select + self.n_select)
 
     def iso_hidden(self) -> int:
         """The widest experts whose networks hold no more weights than HAC's MLP."""
@@ -141,17 +139,8 @@ class MopEntropyModel(HacEntropyModel):
 
     def build_prior(self) -> None:
         cfg, c = self.cfg, self.context.out_dim
-        h, n = cfg.expert_hidden, cfg.n_experts
-        self.experts = nn.ModuleList()
-        for i in range(n):
-            layer = nn.Linear(c, h)
-            init = INITS[i % len(INITS)]
-            init(layer.weight) if init is not nn.init.kaiming_uniform_ else init(layer.weight, a=math.sqrt(5))
-            self.experts.append(nn.Sequential(layer, nn.ReLU()))
-        self.gate = nn.Linear(c, n) if n > 1 else None
-        if self.gate is not None:
-            nn.init.zeros_(self.gate.weight)  # equal weights at the start; the experts differ
-            nn.init.zeros_(self.gate.bias)
+        h = cfg.expert_hidden
+        self.mix = MixturePrior(c, h, cfg.n_experts)
         self.head = nn.Linear(h, sum(self.split))
         self.selector = nn.Linear(h, cfg.n_select) if cfg.c2fq else None
         if self.selector is not None:
@@ -165,36 +154,23 @@ class MopEntropyModel(HacEntropyModel):
         self.register_buffer("weights_collected", torch.tensor(False))
 
     def prior_tensors(self) -> list[torch.Tensor]:
-        ts = [t for e in self.experts for t in (e[0].weight, e[0].bias)]
-        ts += [self.gate.weight, self.gate.bias] if self.gate is not None else []
-        ts += [self.head.weight, self.head.bias]
+        ts = self.mix.tensors() + [self.head.weight, self.head.bias]
         return ts + ([self.selector.weight, self.selector.bias] if self.selector is not None else [])
 
     # ---- the mixture ------------------------------------------------------------------------
     def gate_weights(self, context: torch.Tensor) -> torch.Tensor:
         """[N, n] soft weights (sum to one)."""
-        if self.gate is None:
-            return context.new_ones(context.shape[0], 1)
-        return torch.softmax(self.gate(context), dim=1)
+        return self.mix.weights(context)
 
     def mop_feature(self, context: torch.Tensor) -> torch.Tensor:
-        w = self.gate_weights(context)
-        return sum(w[:, i : i + 1] * e(context) for i, e in enumerate(self.experts))
+        return self.mix(context)
 
     def prior(self, context: torch.Tensor) -> torch.Tensor:
         g = self.mop_feature(context)
         return torch.cat([self.head(g)] + ([self.selector(g)] if self.selector is not None else []), 1)
 
     def prior64(self, context: np.ndarray) -> np.ndarray:
-        if self.gate is None:
-            w = np.ones((context.shape[0], 1))
-        else:
-            z = replay.run(self.gate, context)
-            z = np.exp(z - z.max(1, keepdims=True))
-            w = z / z.sum(1, keepdims=True)
-        g = np.zeros((context.shape[0], self.cfg.expert_hidden))
-        for i, e in enumerate(self.experts):  # fixed order
-            g += w[:, i : i + 1] * replay.run(e, context)
+        g = self.mix.run64(context)
         outs = [replay.run(self.head, g)] + ([replay.run(self.selector, g)] if self.selector is not None else [])
         return np.concatenate(outs, 1)
 
@@ -331,7 +307,7 @@ class MopEntropyModel(HacEntropyModel):
     # ---- stream -----------------------------------------------------------------------------
     def describe(self, anchors=None) -> dict:
         out = {**super().describe(), "prior_weights": self.cfg._prior_params(self.cfg.expert_hidden)}
-        if anchors is not None and self.gate is not None:
+        if anchors is not None and self.mix.gate is not None:
             out["gate_weights"] = self.mean_gate_weights(anchors)
         return out
 

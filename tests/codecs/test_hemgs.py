@@ -116,7 +116,7 @@ def test_encode_a_run_folder_at_another_lambda(trained, tmp_path, capsys):
 
 def test_ablation_configs_build_and_code(trained):
     scene = trained.result_scene()
-    for opts in ({"sa": False}, {"ar": False}, {"ar_neighbours": 0}, {"ar_field": 5}):
+    for opts in ({"sa": False}, {"ar": False}, {"ar_neighbours": 0}, {"ar_field": 5}, {"n_experts": 3}):
         cfg = HemgsConfig(**TINY, **opts).validate()
         m = HemgsEntropyModel(cfg)
         assert sum(t.numel() for t in m.prior_tensors()) == cfg.prior_param_count(m.context.out_dim)

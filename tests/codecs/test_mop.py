@@ -42,7 +42,7 @@ def test_experts_are_iso_parameter_and_the_gate_sums_to_one():
     w = m.gate_weights(torch.randn(7, c))
     assert w.shape == (7, 5) and torch.allclose(w.sum(1), torch.ones(7))
     one = MopEntropyModel(MopConfig(**TINY, n_experts=1, c2fq=False))  # one expert: HAC's MLP shape
-    assert one.gate is None and one.cfg.expert_hidden == 16
+    assert one.mix.gate is None and one.cfg.expert_hidden == 16
 
 
 def test_coarse_selection_is_one_hot_when_coding():
