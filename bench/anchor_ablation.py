@@ -8,6 +8,9 @@ its variant a set of codec options.
               plus the paper-like wide experts (each as wide as HAC's MLP)
   hemgs       Tables 3 and 4 (full / w/o SA / w/o AR / w/o ACS / small field), each one model
               trained for all λ and coded at --lambda; HEMGS per-λ (one model per rate) reused
+  combined    issue #17: the combined codec with each part removed in turn (Predict-GS's
+              features: HEMGS + MoP; MoP: one expert; HEMGS's AR context and variable rate:
+              no AR, a model for this λ alone)
 
 HAC and the full method can be taken from an anchor_codecs results JSON of the same scene,
 budget and λ (`--reuse`) instead of being trained again; the report marks those rows.
@@ -35,6 +38,7 @@ HAC_ROW = ("HAC", "-", {"label": "HAC", "codec": "hac"})
 PGS = {"label": "Predict-GS", "codec": "predict-gs"}
 MOP = {"label": "MoP", "codec": "mop"}
 HEM = {"label": "HEMGS", "codec": "hemgs"}
+COMB = {"label": "Combined", "codec": "combined"}
 # method -> (row, table of the paper, entry); FULL[method] is the method with its defaults
 VARIANTS = {
     "predict-gs": [
@@ -62,9 +66,16 @@ VARIANTS = {
         ("w/o ACS (all in the 25³ field)", "4", {**HEM, "options": {"acs": False}}),
         ("small field (5³, all)", "4", {**HEM, "options": {"acs": False, "field": 5}}),
     ],
+    "combined": [  # each part removed in turn (issue #17)
+        HAC_ROW,
+        ("combined (Predict-GS + MoP + HEMGS)", "-", {**COMB, "options": {}}),
+        ("w/o Predict-GS (HEMGS + MoP)", "-", {**HEM, "options": {"experts": 5}}),
+        ("w/o MoP (one expert)", "-", {**COMB, "options": {"experts": 1}}),
+        ("w/o HEMGS's AR and variable rate", "-", {**COMB, "per_lambda": True, "options": {"ar": False}}),
+    ],
 }
 FULL = {"predict-gs": "full (staged + cosine)", "mop": "MoP + C2FQ (full, 5 experts)",
-        "hemgs": "full (one model, SA + AR + ACS)"}
+        "hemgs": "full (one model, SA + AR + ACS)", "combined": "combined (Predict-GS + MoP + HEMGS)"}
 COSINE = FULL["predict-gs"]
 
 
@@ -90,6 +101,12 @@ def directions(rows: dict[str, dict], method: str = "predict-gs") -> dict:
             "acs_smaller_than_all_in_field": cmp(full, "w/o ACS (all in the 25³ field)", "bytes", lt),
             "large_field_smaller_than_small": cmp("w/o ACS (all in the 25³ field)", "small field (5³, all)", "bytes", lt),
         }
+    if method == "combined":
+        full = FULL["combined"]
+        return {"combined_smaller_than_hac": cmp(full, "HAC", "bytes", lt),
+                **{f"{part}_pays": cmp(full, row, "bytes", lt) for part, row in
+                   (("predict_gs", "w/o Predict-GS (HEMGS + MoP)"), ("mop", "w/o MoP (one expert)"),
+                    ("hemgs_ar_vr", "w/o HEMGS's AR and variable rate"))}}
     if method == "mop":
         full = FULL["mop"]
         return {
@@ -127,7 +144,8 @@ def summary_of(points: list[dict], meta: dict) -> dict:
 
 def report(points: list[dict], meta: dict) -> str:
     ref = next((p for p in points if p["row"] == "HAC"), None)
-    label = {"mop": "MoP", "predict-gs": "Predict-GS", "hemgs": "HEMGS"}.get(meta.get("method", "predict-gs"))
+    label = {"mop": "MoP", "predict-gs": "Predict-GS", "hemgs": "HEMGS", "combined": "Combined"}.get(
+        meta.get("method", "predict-gs"))
     lines = [f"# {label} ablations on {scene_title(meta, '`')} (λ={meta['lambda']})", "",
              f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
              f"{meta['loadavg_1min_end']}.",

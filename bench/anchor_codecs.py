@@ -44,8 +44,10 @@ CODECS = [
     # one model trained for all λ (at the middle one), coded at each without retraining
     {"label": "HEMGS", "codec": "hemgs", "lambdas": [0.002, 0.004, 0.008], "single_model": True},
     {"label": "HEMGS per-λ", "codec": "hemgs", "lambdas": [0.002, 0.004, 0.008], "per_lambda": True},
+    # Predict-GS's features + HEMGS's entropy model with MoP's mixture (gscodec.codecs.combined)
+    {"label": "Combined", "codec": "combined", "lambdas": [0.002, 0.004, 0.008], "single_model": True},
 ]
-METHODS = ("predict-gs", "mop", "hemgs")  # anchor methods summarized against HAC (issues #14, #15, #16)
+METHODS = ("predict-gs", "mop", "hemgs", "combined")  # anchor methods summarized against HAC (#14-#17)
 REFERENCE = "HAC"
 SCHEDULE = "both 30k schedules scaled by gscodec.train.schedule; 3DGS as the demo, capped at 25k splats"
 SCHEDULE_BEFORE = "HAC's 30k schedule scaled; 3DGS: the demo's schedule scaled"  # results made before the rule
@@ -151,7 +153,8 @@ def summary_of(points: list[dict], meta: dict) -> dict:
     }
 
 
-FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "MoP + context MLPs", "HEMGS networks", "header")  # networks, tables, header: per-scene fixed cost
+FIXED_GROUPS = ("MLPs", "hash", "SFP", "MGRD", "MoP + context MLPs", "HEMGS networks", "HEMGS + MoP networks",
+                "header")  # networks, tables, header: per-scene fixed cost
 
 
 def method_summary(points: list[dict], codec: str) -> dict:
