@@ -29,6 +29,11 @@ def anchor():
 
 
 @pytest.fixture(scope="module")
+def anchor_report(anchor):
+    return sys.modules["anchor_report"]  # imported by anchor_codecs
+
+
+@pytest.fixture(scope="module")
 def ablation():
     return _load("static_ablation")
 
@@ -38,11 +43,11 @@ def _pt(label, lam, psnr, size, **kw):
             "psnr_before_coding": psnr + 0.1, "train_seconds": 1.0, **kw}
 
 
-def test_matched_psnr_interpolates_inside_and_names_dominance_outside(anchor):
+def test_matched_psnr_interpolates_inside_and_names_dominance_outside(anchor, anchor_report):
     other = [_pt("Static", 0.01, 30.0, 200_000), _pt("Static", 0.002, 31.0, 250_000)]
     inside, above, below = (_pt("HAC", 0.004, 30.5, 150_000), _pt("HAC", 0.002, 32.0, 240_000),
                             _pt("HAC", 0.008, 29.0, 300_000))
-    lines = anchor.matched_psnr_lines([inside, above, below], other, "Static")
+    lines = anchor_report.matched_psnr_lines([inside, above, below], other, "Static")
     # log-size halfway between 200k and 250k at 30.5 dB: sqrt(200k * 250k) = 223,607 B
     assert "223,607 B" in lines[0] and "ratio 0.67" in lines[0]
     assert "dominates Static λ=0.002" in lines[1] and "+1.00 dB" in lines[1]
