@@ -169,13 +169,15 @@ def report(points: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reusable(path: str | None, scene: str, iterations: int, lam: float, method: str) -> tuple[dict, dict]:
+def reusable(path: str | None, scene: str, iterations: int, lam: float, method: str,
+             views: str | None = None) -> tuple[dict, dict]:
     """{'HAC': point, FULL[method]: point} from an anchor_codecs JSON of this scene, budget and λ."""
     if not path:
         return {}, {}
     points, meta = load_results(path, "points")
-    if meta.get("scene") != scene or meta.get("iterations") != iterations:
-        raise SystemExit(f"--reuse {path}: made on {meta.get('scene')} at {meta.get('iterations')} iterations")
+    if meta.get("scene") != scene or meta.get("iterations") != iterations or meta.get("views", views) != views:
+        raise SystemExit(f"--reuse {path}: made on {meta.get('scene')} ({meta.get('views')} views) at "
+                         f"{meta.get('iterations')} iterations")
     out = {}
     for p in points:
         if p["lambda"] == lam and p["codec"] == "hac":
@@ -212,7 +214,8 @@ def main() -> int:
     ds = (load_builtin(resolution=args.resolution) if args.scene == "builtin"
           else load_dataset(args.scene, downscale=args.downscale))
     scene = ds.name or args.scene
-    reuse, reuse_meta = reusable(args.reuse, scene, args.iterations, args.lam, args.method)
+    views = f"{len(ds.train_indices)} train / {len(ds.test_indices)} test"
+    reuse, reuse_meta = reusable(args.reuse, scene, args.iterations, args.lam, args.method, views)
     work = Path("runs") / "anchor_ablation" / re.sub(r"[^A-Za-z0-9]+", "-", scene)
     points = []
     for row, table, entry in VARIANTS[args.method]:

@@ -301,10 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work) / re.sub(r"[^A-Za-z0-9]+", "-", ds.name or args.scene)
     points, lambdas = [], parse_lambdas(args.lambdas)
     earlier, earlier_meta = load_results(args.merge, "points") if args.merge else ([], {})
+    views = f"{len(ds.train_indices)} train / {len(ds.test_indices)} test"
     if args.merge and (earlier_meta.get("iterations") != args.iterations
-                       or earlier_meta.get("scene") != (ds.name or args.scene)):
-        raise SystemExit(f"--merge {args.merge}: made on {earlier_meta.get('scene')} at "
-                         f"{earlier_meta.get('iterations')} iterations, not this run's")
+                       or earlier_meta.get("scene") != (ds.name or args.scene)
+                       or earlier_meta.get("views", views) != views):
+        raise SystemExit(f"--merge {args.merge}: made on {earlier_meta.get('scene')} ({earlier_meta.get('views')} "
+                         f"views) at {earlier_meta.get('iterations')} iterations, not this run's")
     plain = earlier_meta.get("plain_3dgs")
     for entry in CODECS:
         if args.codecs and entry["label"] not in args.codecs:
@@ -327,15 +329,17 @@ def main(argv: list[str] | None = None) -> int:
     if (not args.codecs or args.plain) and not (plain and Path(plain.get("ply", "")).is_file()):
         print("plain 3DGS (reference) ...", flush=True)
         plain = run_plain_3dgs(ds, args, work)
+    # a re-run point replaces its earlier one; a re-run one-model curve (single model, one
+    # trained 3DGS coded at each quality) replaces the whole earlier curve: never two models in one
     fresh = {(p["label"], p["lambda"]) for p in points}
+    whole = {e["label"] for e in CODECS if e.get("single_model") or e.get("post_training")} & {p["label"] for p in points}
     order = {e["label"]: i for i, e in enumerate(CODECS)}
-    points = sorted([p for p in earlier if (p["label"], p["lambda"]) not in fresh] + points,
+    points = sorted([p for p in earlier if (p["label"], p["lambda"]) not in fresh and p["label"] not in whole] + points,
                     key=lambda p: (order.get(p["label"], len(order)), p["lambda"]))
     merged = [{k: earlier_meta.get(k) for k in ("command", "git_commit", "date_utc")}] if args.merge else []
     cam = ds.cameras[ds.train_indices[0]]
     meta = run_meta("anchor_codecs.py", iterations=args.iterations, schedule=SCHEDULE, resolution=f"{cam.width}x{cam.height}",
-                    numpy=np.__version__, scene=ds.name or args.scene, views=f"{len(ds.train_indices)} train / "
-                    f"{len(ds.test_indices)} test", initial_points=len(ds.points.xyz), plain_3dgs=plain,
+                    numpy=np.__version__, scene=ds.name or args.scene, views=views, initial_points=len(ds.points.xyz), plain_3dgs=plain,
                     merged_from=merged + earlier_meta.get("merged_from", []), quick=args.quick)
     return write_results(out, "points", points, meta, args.notes, plot_for(meta), report, summary_of(points, meta))
 
@@ -357,3 +361,5 @@ def parse_lambdas(items: list[str]) -> dict[str, list[float]]:
     return out
 
 
+if __name__ == "__main__":
+    raise SystemExit(main())

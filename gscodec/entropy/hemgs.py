@@ -48,7 +48,7 @@ from gscodec.entropy import replay
 from gscodec.entropy.anchor_model import AnchorRate, CodingUnit, UnitParams
 from gscodec.entropy.gaussian import SCALE_MIN
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
-from gscodec.entropy.mixture import MixturePrior
+from gscodec.entropy.mixture import MixturePrior, rename_keys
 from gscodec.entropy.point_encoder import OUT_DIM, shipped
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
@@ -147,6 +147,17 @@ class HemgsEntropyModel(HacEntropyModel):
     def __getstate__(self):
         """Pickled (checkpoints, run folders) without the cached neighbour structure."""
         return {**super().__getstate__(), "_structure_key": None, "_structure": None}
+
+    def __setstate__(self, state):
+        """Models pickled when the hyperprior was a plain Linear + ReLU load as a one-expert mixture."""
+        mods = state.get("_modules", {})
+        if isinstance(mods.get("hyper"), nn.Sequential):
+            mods["hyper"] = MixturePrior.from_layers(nn.ModuleList([mods["hyper"]]), None)
+        super().__setstate__(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        rename_keys(state_dict, prefix, {"hyper.0.": "hyper.experts.0.0."})
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def prior_tensors(self) -> list[torch.Tensor]:
         mods = [self.head_f, self.vr_f, self.lo_net[0], self.head_lo, self.vr_lo]

@@ -40,6 +40,17 @@ class MixturePrior(nn.Module):
             nn.init.zeros_(self.gate.weight)
             nn.init.zeros_(self.gate.bias)
 
+    @classmethod
+    def from_layers(cls, experts: nn.ModuleList, gate: nn.Linear | None) -> MixturePrior:
+        """The mixture around existing layers (no new draws): how models pickled before this
+        module existed are upgraded on load."""
+        m = cls.__new__(cls)
+        nn.Module.__init__(m)
+        first = experts[0][0]
+        m.in_dim, m.hidden, m.n = first.in_features, first.out_features, len(experts)
+        m.experts, m.gate = experts, gate
+        return m
+
     @staticmethod
     def param_count(in_dim: int, hidden: int, n: int) -> int:
         return n * (in_dim * hidden + hidden) + (in_dim * n + n if n > 1 else 0)
@@ -73,4 +84,14 @@ class MixturePrior(nn.Module):
         return g
 
 
-__all__ = ["INITS", "MixturePrior"]
+def rename_keys(state_dict: dict, prefix: str, renames: dict[str, str]) -> None:
+    """In place: keys prefix+old... become prefix+new... (a state dict saved before a module moved)."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        rest = key[len(prefix):]
+        for old, new in renames.items():
+            if rest.startswith(old) and not rest.startswith(new):
+                state_dict[prefix + new + rest[len(old):]] = state_dict.pop(key)
+                break
+
+
+__all__ = ["INITS", "MixturePrior", "rename_keys"]

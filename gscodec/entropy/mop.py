@@ -50,7 +50,7 @@ from gscodec.coding.stream import need
 from gscodec.entropy import replay
 from gscodec.entropy.anchor_model import GROUPS
 from gscodec.entropy.hac import HacConfig, HacEntropyModel
-from gscodec.entropy.mixture import MixturePrior
+from gscodec.entropy.mixture import MixturePrior, rename_keys
 from gscodec.errors import CorruptStreamError, InputError
 
 WEIGHT_PHASE = "element-weights"
@@ -241,11 +241,23 @@ class MopEntropyModel(HacEntropyModel):
                 setattr(self, f"matrix_{g}", k.to(getattr(self, f"matrix_{g}").device))
         self.weights_collected.fill_(True)
 
+    def __setstate__(self, state):
+        """Models pickled before the mixture was shared (experts and gate held here) load too."""
+        mods, bufs = state.get("_modules", {}), state.get("_buffers", {})
+        if "mix" not in mods and "experts" in mods:
+            experts, gate = mods.pop("experts"), mods.pop("gate", None)
+            state["_modules"] = {"mix": MixturePrior.from_layers(experts, gate), **mods}
+        for g in GROUPS:
+            if f"matrix_{g}" not in bufs:
+                bufs[f"matrix_{g}"] = torch.zeros(0, state["cfg"].dims[g], dtype=torch.int8)
+        super().__setstate__(state)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        rename_keys(state_dict, prefix, {"experts.": "mix.experts.", "gate.": "mix.gate."})
         for g in GROUPS:  # a resumed run's matrix has the trained anchor count
             key = f"{prefix}matrix_{g}"
             if key in state_dict:
-                setattr(self, f"matrix_{g}", torch.zeros_like(state_dict[key]))
+                setattr(self, f"matrix_{g}", torch.zeros_like(state_dict[key], device=getattr(self, f"matrix_{g}").device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def anchor_arrays(self) -> dict[str, np.ndarray]:

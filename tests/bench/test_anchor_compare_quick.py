@@ -32,3 +32,11 @@ def test_quick_comparison_runs_every_kind_of_entry(tmp_path, monkeypatch):
     assert "## Every codec against HAC" in md and "no paper (ours)" in md
     assert out.with_suffix(".png").is_file()
     sys.modules.pop("anchor_codecs", None)
+
+
+def test_the_script_runs_from_the_command_line():
+    import subprocess
+
+    r = subprocess.run([sys.executable, str(BENCH / "anchor_codecs.py"), "--help"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "--quick" in r.stdout

@@ -155,3 +155,25 @@ def test_stream_refuses_another_encoder_a_bad_lambda_or_voxel(trained):
                               ("hemgs_voxel", -1.0, "voxel"), ("hemgs_lambda", None, "malformed")):
         with pytest.raises(CorruptStreamError, match=match):
             HemgsEntropyModel.from_stream(dict(header, **{key: value}), sections)
+
+
+def test_models_pickled_before_the_shared_mixture_still_load():
+    """Run folders and checkpoints hold pickled models: the old hyperprior layout (a Linear +
+    ReLU) loads as a one-expert mixture, by pickle and by state dict."""
+    import io
+
+    from torch import nn
+
+    m = HemgsEntropyModel(HemgsConfig(**TINY, sa=False).validate())
+    x = torch.randn(5, m.hyper.in_dim)
+    want = m.hyper(x)
+    old_state = {k.replace("hyper.experts.0.0.", "hyper.0."): v for k, v in m.state_dict().items()}
+    m.hyper = nn.Sequential(m.hyper.experts[0][0], nn.ReLU())  # the layout before mixture.py
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    buf.seek(0)
+    back = torch.load(buf, weights_only=False)
+    assert torch.equal(back.hyper(x), want) and back.hyper.tensors()[0] is back.hyper.experts[0][0].weight
+    fresh = HemgsEntropyModel(HemgsConfig(**TINY, sa=False).validate())
+    fresh.load_state_dict(old_state)
+    assert torch.equal(fresh.hyper(x), want)
