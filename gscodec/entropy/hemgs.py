@@ -342,6 +342,14 @@ class HemgsEntropyModel(HacEntropyModel):
         if anchors is not None and self.cfg.ar:
             st = self.structure(anchors)
             out["mean_context_anchors"] = float((st["nbrs"] >= 0).sum(1).mean()) if len(st["nbrs"]) else 0.0
+        if anchors is not None and self.hyper.gate is not None and len(anchors):  # MoP's Figure 4 figure
+            a = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
+                                dtype=torch.float32)
+            with torch.no_grad():
+                ctx = self.context(a.to(self.voxel.device))
+                if self.cfg.sa:
+                    ctx = torch.cat([ctx, torch.from_numpy(self.structure(a)["sa"]).to(ctx)], 1)
+                out["gate_weights"] = [float(v) for v in self.hyper.weights(ctx).mean(0)]
         return out
 
     def stream_state(self, dtype: str):

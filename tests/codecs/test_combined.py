@@ -53,6 +53,8 @@ def test_it_is_the_three_modules_configured():
 def test_one_model_codes_at_two_lambdas_and_decodes_the_same_elsewhere(trained, ds, tmp_path):
     em = trained.entropy_model
     assert isinstance(em.hyper, MixturePrior) and em.hyper.n == 3 and em.hyper.gate is not None
+    w = em.describe(trained.model.anchors)["gate_weights"]
+    assert len(w) == 3 and abs(sum(w) - 1) < 1e-5
     scene = trained.result_scene()
     sizes = {}
     for lam in (0.002, 0.008):
