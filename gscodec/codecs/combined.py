@@ -11,7 +11,9 @@ two answers to the same question (what step for this anchor); HEMGS's is the one
 gives one model for every rate, so it is kept.
 
 Options: Predict-GS's (residual, downsample), HEMGS's (sa, ar, acs, field, lambdas) and
-experts (default 5, the paper's MoP; 1 removes the mixture). The ablation rows: `predict-gs`
+experts (default 5, the paper's MoP; 1 removes the mixture), expert_hidden (default: MoP's
+iso-parameter rule, the widest mixture whose networks hold no more weights than HEMGS's
+one-layer prior, so the mixture adds no fixed cost; a small scene cannot carry more). The ablation rows: `predict-gs`
 features off = `hemgs` with experts 5; MoP off = experts 1; HEMGS's context and variable
 rate off = ar false and one λ.
 """

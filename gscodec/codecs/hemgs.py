@@ -18,6 +18,7 @@ Options (training only; the paper's ablations, Tables 3 and 4):
   lambdas  the λ the one model is trained for (default 0.002, 0.004, 0.008; one value: a
            model per rate, as HAC)
   experts  the hyperprior layer as MoP's mixture of this many experts (default 1: HEMGS's)
+  expert_hidden  the mixture's width (default: iso-parameter with the one-layer prior, MoP's rule)
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class HemgsCodec(HacCodec):
     SECTION_GROUPS: ClassVar[dict[str, str]] = {**HacCodec.SECTION_GROUPS, "mlp_context": "HEMGS networks"}
 
     def __init__(self, *, sa: bool = True, ar: bool = True, acs: bool = True, field: int = 25,
-                 lambdas: list | tuple | None = None, experts: int = 1, **kw):
+                 lambdas: list | tuple | None = None, experts: int = 1, expert_hidden: int | None = None, **kw):
         for what, v in (("sa", sa), ("ar", ar), ("acs", acs)):
             if not isinstance(v, bool):
                 raise InputError(f"hemgs: {what} must be true or false, got {v!r}")
@@ -50,11 +51,13 @@ class HemgsCodec(HacCodec):
                 raise InputError(f"hemgs: lambdas must be positive numbers, got {lambdas!r}")
         if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
             raise InputError(f"{self.name}: experts must be an integer in 1..16, got {experts!r}")
+        if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
+            raise InputError(f"{self.name}: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
         super().__init__(**kw)
         self.sa, self.ar, self.acs, self.field, self.lambdas = sa, ar, acs, field, lambdas
-        self.experts = experts
+        self.experts, self.expert_hidden = experts, expert_hidden
 
     def model_options(self) -> dict:
         opts = {"sa": self.sa, "ar": self.ar, "ar_neighbours": 20 if self.acs else 0, "ar_field": self.field,
-                "n_experts": self.experts}
+                "n_experts": self.experts, "expert_hidden": self.expert_hidden}
         return {**opts, **({"lambdas": list(self.lambdas)} if self.lambdas is not None else {})}

@@ -185,6 +185,11 @@ class HacConfig(ConfigBase):
         ends = np.cumsum(self.feature_chunks).tolist()
         return [(e - c, e) for c, e in zip(self.feature_chunks, ends)]
 
+    @property
+    def context_dim(self) -> int:
+        """Width of the hash-grid context (levels x features per level)."""
+        return (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
+
     def prior_param_count(self, context_dim: int) -> int:
         """Weights of the context MLP (HAC's prior)."""
         n_out = 2 * self.n_params + 3
@@ -192,8 +197,7 @@ class HacConfig(ConfigBase):
 
     def mlp_param_count(self, context_dim: int | None = None) -> int:
         """Number of context-MLP + channel-context weights (what the stream stores as float32)."""
-        c = context_dim if context_dim is not None else \
-            (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
+        c = context_dim if context_dim is not None else self.context_dim
         total = self.prior_param_count(c)
         for s, e in self.chunk_bounds[1:]:
             h = 2 * (e - s)

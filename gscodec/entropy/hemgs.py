@@ -71,6 +71,7 @@ class HemgsConfig(HacConfig):
     ar_dim: int = 8
     lo_hidden: int = 24
     n_experts: int = 1  # > 1: the hyperprior layer is MoP's mixture of experts (the `combined` codec)
+    expert_hidden: int | None = None  # the mixture's width; None: iso-parameter with the one-layer prior
 
     def validate(self) -> HemgsConfig:
         super().validate()
@@ -91,7 +92,26 @@ class HemgsConfig(HacConfig):
                 raise InputError(f"HemgsConfig.{name} must be an integer in {lo}..{hi}, got {v!r}")
         if self.ar_field % 2 == 0:
             raise InputError(f"HemgsConfig.ar_field must be odd (a cube centred on the anchor), got {self.ar_field}")
+        if self.n_experts > 1 and self.expert_hidden is None:
+            self.expert_hidden = self.iso_hidden()
+        if self.expert_hidden is not None and (not isinstance(self.expert_hidden, int)
+                                               or isinstance(self.expert_hidden, bool)
+                                               or not 1 <= self.expert_hidden <= 4096):
+            raise InputError(f"HemgsConfig.expert_hidden must be an integer in 1..4096, got {self.expert_hidden!r}")
         return self
+
+    @property
+    def prior_hidden(self) -> int:
+        """Width of h: `hidden` for the paper's one layer, `expert_hidden` for a mixture."""
+        return self.hidden if self.n_experts == 1 or self.expert_hidden is None else self.expert_hidden
+
+    def iso_hidden(self) -> int:
+        """MoP's rule (gscodec.entropy.mop): the widest mixture whose whole prior holds no more
+        weights than the one-layer prior at `hidden` (h feeds every head, so all of them shrink)."""
+        budget, h = self._prior_params(self.context_dim, self.hidden, 1), 1
+        while h < self.hidden and self._prior_params(self.context_dim, h + 1, self.n_experts) <= budget:
+            h += 1
+        return h
 
     @property
     def lambda_ref(self) -> float:
@@ -102,10 +122,13 @@ class HemgsConfig(HacConfig):
         return 6 + 3 * self.n_offsets
 
     def prior_param_count(self, context_dim: int) -> int:
-        h, f, lo, a, hl = self.hidden, self.feat_dim, self.lo_dim, self.ar_dim, self.lo_hidden
+        return self._prior_params(context_dim, self.prior_hidden, self.n_experts)
+
+    def _prior_params(self, context_dim: int, h: int, n_experts: int) -> int:
+        f, lo, a, hl = self.feat_dim, self.lo_dim, self.ar_dim, self.lo_hidden
         a1 = a + 1 if self.ar else 0
         p = OUT_DIM if self.sa else 0
-        n = MixturePrior.param_count(context_dim + p, h, self.n_experts) + (h + a1) * 2 * f + 2 * f + h * 2 + 2
+        n = MixturePrior.param_count(context_dim + p, h, n_experts) + (h + a1) * 2 * f + 2 * f + h * 2 + 2
         n += (h + f + a1) * hl + hl + hl * 2 * lo + 2 * lo + (h + f) * 4 + 4
         if self.ar:
             n += (f + 3) * a + a + (lo + 3) * a + a
@@ -124,7 +147,7 @@ class HemgsEntropyModel(HacEntropyModel):
 
     def build_prior(self) -> None:
         cfg, c = self.cfg, self.context.out_dim
-        h, f, lo, a, hl = cfg.hidden, cfg.feat_dim, cfg.lo_dim, cfg.ar_dim, cfg.lo_hidden
+        h, f, lo, a, hl = cfg.prior_hidden, cfg.feat_dim, cfg.lo_dim, cfg.ar_dim, cfg.lo_hidden
         a1 = a + 1 if cfg.ar else 0
         self.hyper = MixturePrior(c + (OUT_DIM if cfg.sa else 0), h, cfg.n_experts)  # one expert: Linear + ReLU
         self.head_f = nn.Linear(h + a1, 2 * f)

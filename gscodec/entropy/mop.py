@@ -99,10 +99,6 @@ class MopConfig(HacConfig):
         return self
 
     @property
-    def context_dim(self) -> int:
-        return (len(self.grid3d_resolutions) + 3 * len(self.grid2d_resolutions)) * self.features_per_level
-
-    @property
     def matrix_levels(self) -> int:
         """J: matrix weights are 2^(k/2), k in -J..J."""
         return int(round(2 * math.log2(self.weight_range)))

@@ -46,6 +46,10 @@ def test_it_is_the_three_modules_configured():
     assert get_codec("combined", experts=1, ar=False, residual="always").model_options()["n_experts"] == 1
     with pytest.raises(InputError, match="experts"):
         get_codec("combined", experts=0)
+    one = HemgsConfig(**tiny_config(RESIDUAL_DIM)).validate()  # the mixture is iso-parameter (MoP's rule)
+    mix = HemgsConfig(**tiny_config(RESIDUAL_DIM), n_experts=5).validate()
+    c = one.context_dim
+    assert mix.prior_param_count(c) <= one.prior_param_count(c) < mix._prior_params(c, mix.expert_hidden + 1, 5)
     with pytest.raises(InputError, match="residual"):
         get_codec("combined", residual="sometimes")
 
