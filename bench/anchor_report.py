@@ -154,8 +154,8 @@ def report(points: list[dict], meta: dict) -> str:
             lines += [f"- {label} feature group / HAC's feature group at the same λ: "
                       f"{fmt(ms['feature_group_ratio_vs_hac'], '.2f')} (by λ: " + ", ".join(
                           f"{k}: {v:.2f}" for k, v in ms["feature_group_ratio_vs_hac_by_lambda"].items()) + ")",
-                      f"- {label} BD-rate against HAC: {fmt(ms['bd_rate_vs_hac_pct'], '+.1f')}% of the whole file, "
-                      f"{fmt(ms['bd_rate_vs_hac_without_fixed_cost_pct'], '+.1f')}% without the fixed cost "
+                      f"- {label} BD-rate against HAC: {pct(ms['bd_rate_vs_hac_pct'])} of the whole file, "
+                      f"{pct(ms['bd_rate_vs_hac_without_fixed_cost_pct'])} without the fixed cost "
                       f"({', '.join(FIXED_GROUPS)}){' — ' + ms['bd_rate_vs_hac_note'] if ms.get('bd_rate_vs_hac_note') else ''}",
                       f"- {label} / HAC size at matched PSNR: {fmt(ms['size_over_hac_at_matched_psnr'], '.2f')}"]
             if "decode_seconds_per_10k_anchors" in ms:
@@ -163,7 +163,7 @@ def report(points: list[dict], meta: dict) -> str:
                              "(these streams, 2 CPU cores)")
             if "single_vs_per_lambda_bd_rate_pct" in ms:
                 lines.append(f"- {label} one model (trained once, coded at every λ) against one model per λ: BD-rate "
-                             f"{fmt(ms['single_vs_per_lambda_bd_rate_pct'], '+.1f')}%"
+                             f"{pct(ms['single_vs_per_lambda_bd_rate_pct'])}"
                              f"{' — ' + ms['single_vs_per_lambda_note'] if ms.get('single_vs_per_lambda_note') else ''}"
                              f"; training time {fmt(ms['single_over_per_lambda_train_time'], '.2f')} of theirs")
             for lam, w in (ms.get("gate_weights_by_lambda") or {}).items():
@@ -197,9 +197,13 @@ def versus_lines(vs: dict) -> list[str]:
              "|---|---:|---:|---|---:|---:|---:|---:|---|---|"]
     for label, v in vs.items():
         iv = v.get("psnr_interval")
-        lines.append(f"| {label} | {v['points']} | {fmt(v['bd_rate_vs_hac_pct'], '+.1f')}% | "
+        lines.append(f"| {label} | {v['points']} | {pct(v['bd_rate_vs_hac_pct'])} | "
                      f"{f'{iv[0]:.2f}-{iv[1]:.2f}' if iv else '-'} | {fmt(v['size_over_hac_at_matched_psnr'], '.2f')} | "
                      f"{v['train_seconds']:.0f} | {v['encode_seconds_mean']:.1f} | {v['decode_seconds_mean']:.1f} | "
                      f"{v['note'] or ''} | {PUBLISHED.get(label, '-')} |")
     return lines
+
+
+def pct(v) -> str:
+    return "n/a" if v is None else f"{v:+.1f}%"
 
