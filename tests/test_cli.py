@@ -132,3 +132,18 @@ def test_decode_refuses_a_stream_above_max_splats(tmp_path):
     assert r.returncode == 2 and "declares 40 Gaussians, above the limit of 10" in r.stderr
     assert not (tmp_path / "o.ply").exists()
     assert main(["decode", str(tmp_path / "s.gsz"), "-o", str(tmp_path / "o.ply"), "--max-splats", "40"]) == 0
+
+
+def test_encode_says_properties_it_cannot_carry_are_dropped(tmp_path, capsys):
+    import numpy as np
+
+    from gscodec.scene.ply import scene_to_structured
+
+    data = scene_to_structured(GaussianScene.random(60, seed=2))
+    extra = np.zeros(60, dtype=data.dtype.descr + [("semantic_id", "<f4")])
+    for n in data.dtype.names:
+        extra[n] = data[n]
+    plyfile.PlyData([plyfile.PlyElement.describe(extra, "vertex")]).write(str(tmp_path / "e.ply"))
+    assert main(["encode", str(tmp_path / "e.ply"), "-o", str(tmp_path / "e.gsz")]) == 0
+    out = capsys.readouterr().out
+    assert "dropped: semantic_id" in out and "kept" not in out

@@ -78,7 +78,10 @@ def cmd_encode(args) -> int:
         warnings.simplefilter("always")
         scene = load_ply(src)
     for w in caught:
-        print(f"note: {w.message}")
+        msg = str(w.message)
+        if scene.extras and "kept as extras" in msg:  # in memory, yes; no codec carries them
+            msg = f"{src}: properties the .gsz does not carry are dropped: {', '.join(scene.extras)}"
+        print(f"note: {msg}")
     if args.sh_degree is not None:
         if not 0 <= args.sh_degree <= 3:
             raise InputError(f"--sh-degree must be 0..3, got {args.sh_degree}")

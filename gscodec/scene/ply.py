@@ -140,7 +140,52 @@ def load_ply(path: str | os.PathLike, *, check: bool = True) -> GaussianScene:
         extras=extras,
     )
     _clamp_infinite_opacity(scene, path)
-    return scene.check() if check else scene
+    if check:
+        scene.check()  # NaN / Inf refused before the repairs below look at the values
+        _clip_outliers(scene, path)
+        _fix_degenerate_quats(scene, path)
+    return scene
+
+
+OUTLIER_SPANS = 10.0  # a value this many robust spans beyond the 0.1-99.9% range is an outlier
+QUAT_MIN_NORM = 1e-8
+
+
+def _clip_outliers(scene: GaussianScene, path: Path) -> None:
+    """One value far outside its attribute's robust range (a position, log-scale or colour of
+    1e30) stretches the quantization range of every other splat; clip such values to
+    [p0.1 - 10 s, p99.9 + 10 s] (s = p99.9 - p0.1, per column) and say how many."""
+    if len(scene) < 2:
+        return
+    hits = []
+    for name in ("means", "log_scales", "sh_dc", "sh_rest", "opacity_logits"):
+        t = getattr(scene, name)
+        flat = t.reshape(len(scene), -1)
+        if not flat.numel():
+            continue
+        sample = flat[:: max(1, len(scene) // 100_000)].numpy()  # the range from <= ~200k evenly spaced rows
+        # not interpolated: with few rows, the 99.9% point must not lean on the largest (the outlier)
+        lo = np.quantile(sample, 0.001, axis=0, method="higher").astype(np.float64)
+        hi = np.quantile(sample, 0.999, axis=0, method="lower").astype(np.float64)
+        span = np.maximum(hi - lo, 1e-6)
+        lo = torch.from_numpy(lo - OUTLIER_SPANS * span).to(t.dtype)
+        hi = torch.from_numpy(hi + OUTLIER_SPANS * span).to(t.dtype)
+        bad = (flat < lo) | (flat > hi)
+        if bad.any():
+            flat.copy_(torch.maximum(torch.minimum(flat, hi), lo))
+            hits.append(f"{name} {int(bad.any(1).sum())}")
+    if hits:
+        warnings.warn(f"{path}: values far outside their attribute's range (outliers that would wreck the "
+                      f"quantization of the rest) clipped in {', '.join(hits)} splat(s)", PlyWarning, stacklevel=3)
+
+
+def _fix_degenerate_quats(scene: GaussianScene, path: Path) -> None:
+    """A rotation of norm ~0 has no direction (normalising it gives noise): the identity, noted."""
+    bad = scene.quats.norm(dim=1) < QUAT_MIN_NORM
+    if bad.any():
+        scene.quats[bad] = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=scene.quats.dtype)
+        warnings.warn(f"{path}: {int(bad.sum())} rotation(s) of norm < {QUAT_MIN_NORM:g} set to the identity",
+                      PlyWarning, stacklevel=3)
 
 
 OPACITY_LOGIT_LIMIT = 20.0  # sigmoid(20) == 1.0 in float32: renders identically to +inf

@@ -153,3 +153,25 @@ def test_a_lying_vertex_count_is_refused_or_reported(tmp_path):
         warnings.simplefilter("always")
         assert len(load_ply(tmp_path / "short.ply")) == 18
     assert any("bytes after the 18 declared vertices are ignored" in str(w.message) for w in caught)
+
+
+def test_outliers_are_clipped_and_degenerate_rotations_fixed_with_a_note(tmp_path):
+    """One splat at 1e30 would stretch the quantization range of all the others; a rotation of
+    norm ~0 has no direction. Both are repaired on load, and the note says how many."""
+    import warnings
+
+    scene = GaussianScene.random(500, sh_degree=1, seed=3)
+    clean = load_ply(save_ply(scene, tmp_path / "clean.ply"))
+    assert clean.equal(scene)  # an ordinary scene is untouched
+    scene.means[7, 0], scene.log_scales[9, 2], scene.sh_dc[11, 1] = 1e30, -1e30, 1e30
+    scene.quats[13] = 0.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        back = load_ply(save_ply(scene, tmp_path / "bad.ply"))
+    text = " ".join(str(w.message) for w in caught)
+    assert "means 1" in text and "log_scales 1" in text and "sh_dc 1" in text and "1 rotation(s)" in text
+    assert back.means.abs().max() < 100 and back.log_scales.abs().max() < 100 and back.sh_dc.abs().max() < 100
+    assert torch.equal(back.quats[13], torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    keep = torch.ones(500, dtype=torch.bool)
+    keep[[7, 9, 11, 13]] = False
+    assert torch.equal(back.means[keep], scene.means[keep])  # the rest as they were
