@@ -55,4 +55,8 @@ class MopCodec(HacCodec):
     def training_phases(self, cfg) -> tuple:
         from gscodec.train.scaffold import Phase
 
-        return (Phase(scale_position(WEIGHTS_AT, cfg.iterations), WEIGHT_PHASE),) if self.c2fq else ()
+        at = scale_position(WEIGHTS_AT, cfg.iterations)
+        if self.weights == "matrix" and cfg.grow_until > at:  # refused before training, not at step `at`
+            raise InputError(f"mop: weights=matrix is collected per anchor at step {at}, but anchors still grow "
+                             f"until step {cfg.grow_until}; end growth before it (grow_until <= {at})")
+        return (Phase(at, WEIGHT_PHASE),) if self.c2fq else ()

@@ -96,6 +96,11 @@ def test_codec_options_refuse_bad_values():
     with pytest.raises(InputError, match="experts"):
         MopCodec(experts=0)
     assert MopCodec(c2fq=False).training_phases(ScaffoldConfig.scaled(300)) == ()
+    assert MopCodec(weights="matrix").training_phases(ScaffoldConfig.scaled(300))  # growth ends first
+    with pytest.raises(InputError, match="grow"):
+        MopCodec(weights="matrix").training_phases(ScaffoldConfig.scaled(300, grow_until=290))
+    with pytest.raises(InputError, match="weights"):
+        MopCodec(weights="matrix", c2fq=False)
 
 
 def test_element_matrix_is_coded_counted_and_decoded(trained):
