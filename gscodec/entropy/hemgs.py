@@ -53,6 +53,7 @@ from gscodec.entropy.point_encoder import OUT_DIM, shipped
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
 
+STEP_FORMS = ("scaled", "tanh")
 LAMBDA_SPAN = 8.0  # a stream may be coded at λ within [min / 8, max * 8] of the trained ones
 
 
@@ -72,6 +73,7 @@ class HemgsConfig(HacConfig):
     lo_hidden: int = 24
     n_experts: int = 1  # > 1: the hyperprior layer is MoP's mixture of experts (the `combined` codec)
     expert_hidden: int | None = None  # the mixture's width; None: iso-parameter with the one-layer prior
+    step_form: str = "scaled"  # "scaled": HAC's adaptive step times 2^(s t); "tanh": λ inside the tanh
 
     def validate(self) -> HemgsConfig:
         super().validate()
@@ -92,6 +94,8 @@ class HemgsConfig(HacConfig):
                 raise InputError(f"HemgsConfig.{name} must be an integer in {lo}..{hi}, got {v!r}")
         if self.ar_field % 2 == 0:
             raise InputError(f"HemgsConfig.ar_field must be odd (a cube centred on the anchor), got {self.ar_field}")
+        if self.step_form not in STEP_FORMS:
+            raise InputError(f"HemgsConfig.step_form must be one of {', '.join(STEP_FORMS)}, got {self.step_form!r}")
         if self.n_experts > 1 and self.expert_hidden is None:
             self.expert_hidden = self.iso_hidden()
         if self.expert_hidden is not None and (not isinstance(self.expert_hidden, int)
@@ -210,12 +214,20 @@ class HemgsEntropyModel(HacEntropyModel):
         return math.log2(lam / self.cfg.lambda_ref)
 
     def _step(self, bs, t: float, q0: float):
-        """Q0 (1 + tanh(base + softplus(slope) t)), floored; bs [N, 2] (torch or numpy)."""
+        """bs [N, 2] (torch or numpy) -> the step, monotone in t = log2(λ / λ_ref):
+        "scaled": Q0 max(1 + tanh(base), q_min) 2^(softplus(slope) t), HAC's adaptive step at
+        λ_ref scaled by λ; "tanh" (the first form): Q0 max(1 + tanh(base + softplus(slope) t), q_min).
+        Why "scaled": HAC's form caps the step at 2 Q0, and on our scenes the trained scaling and
+        offsets steps sat at that cap for every λ (the rate of those groups could not follow λ)."""
         if isinstance(bs, np.ndarray):
-            adj = bs[:, :1] + replay.softplus64(bs[:, 1:2]) * t
-            return q0 * np.maximum(1.0 + np.tanh(adj), self.cfg.q_min)
-        adj = bs[:, :1] + F.softplus(bs[:, 1:2]) * t
-        return q0 * torch.clamp(1 + torch.tanh(adj), min=self.cfg.q_min)
+            slope = replay.softplus64(bs[:, 1:2])
+            if self.cfg.step_form == "tanh":
+                return q0 * np.maximum(1.0 + np.tanh(bs[:, :1] + slope * t), self.cfg.q_min)
+            return q0 * np.maximum(1.0 + np.tanh(bs[:, :1]), self.cfg.q_min) * np.exp2(slope * t)
+        slope = F.softplus(bs[:, 1:2])
+        if self.cfg.step_form == "tanh":
+            return q0 * torch.clamp(1 + torch.tanh(bs[:, :1] + slope * t), min=self.cfg.q_min)
+        return q0 * torch.clamp(1 + torch.tanh(bs[:, :1]), min=self.cfg.q_min) * torch.exp2(slope * t)
 
     # ---- the anchors' structure (voxel grid, passes, contexts, point features) ---------------
     def structure(self, anchors) -> dict:
@@ -386,6 +398,9 @@ class HemgsEntropyModel(HacEntropyModel):
 
     @classmethod
     def from_stream(cls, header: dict, sections: dict) -> HemgsEntropyModel:
+        cfg = header.get(cls.HEADER_KEY)
+        if isinstance(cfg, dict) and "step_form" not in cfg:  # streams made before the field: the first form
+            header = {**header, cls.HEADER_KEY: {**cfg, "step_form": "tanh"}}
         m = super().from_stream(header, sections)
         try:
             lam, voxel = float(header["hemgs_lambda"]), float(header["hemgs_voxel"])
@@ -404,4 +419,4 @@ class HemgsEntropyModel(HacEntropyModel):
         return m
 
 
-__all__ = ["HemgsConfig", "HemgsEntropyModel", "LAMBDA_SPAN"]
+__all__ = ["HemgsConfig", "HemgsEntropyModel", "LAMBDA_SPAN", "STEP_FORMS"]

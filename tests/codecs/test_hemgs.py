@@ -177,3 +177,29 @@ def test_models_pickled_before_the_shared_mixture_still_load():
     fresh = HemgsEntropyModel(HemgsConfig(**TINY, sa=False).validate())
     fresh.load_state_dict(old_state)
     assert torch.equal(fresh.hyper(x), want)
+
+
+def test_the_scaled_step_form_is_not_capped_and_old_streams_keep_theirs(trained):
+    """HAC's 1 + tanh caps a step at 2 Q0; trained scaling/offsets steps sat there for every λ.
+    The "scaled" form multiplies HAC's step by 2^(s t); streams made before it keep "tanh"."""
+    import dataclasses
+
+    bs = np.array([[10.0, 0.5], [-1.0, 0.0]])  # a saturated base; another anchor
+    new = HemgsEntropyModel(HemgsConfig(**TINY).validate())
+    old = HemgsEntropyModel(dataclasses.replace(HemgsConfig(**TINY), step_form="tanh").validate())
+    for t in (-1.0, 0.0, 2.0):
+        q_new, q_old = new._step(bs, t, 1.0), old._step(bs, t, 1.0)
+        assert q_old.max() <= 2.0 and np.allclose(q_new, old._step(bs, 0.0, 1.0) * np.exp2(replay_sp(bs[:, 1:]) * t))
+    assert new._step(bs, 2.0, 1.0)[0, 0] > 2.0
+    em = trained.entropy_model
+    header, sections = em.stream_state("float16")
+    header = {**header, "hemgs": {k: v for k, v in header["hemgs"].items() if k != "step_form"}}
+    assert HemgsEntropyModel.from_stream(header, {s.name: s for s in sections}).cfg.step_form == "tanh"
+    with pytest.raises(InputError, match="step_form"):
+        HemgsConfig(**TINY, step_form="log").validate()
+
+
+def replay_sp(x):
+    from gscodec.entropy.replay import softplus64
+
+    return softplus64(x)
