@@ -17,9 +17,10 @@ Networks (one 2-layer MLP each, as the paper; sizes from the config):
            plus log(1 + count): one shared edge MLP per coded group g (feature; scaling+offsets)
   feature:       (mean, scale) = W [h, a_f]
   scaling+offs:  (mean, scale) = W2 ReLU(W1 [h, f_hat, a_lo])        one head for both
-  steps:         Q = Q0 (1 + tanh(base(x) + softplus(slope(x)) t)), t = log2(λ / λ_ref),
+  steps:         Q = Q0 max(1 + tanh(base(x)), q_min) 2^(softplus(slope(x)) t), t = log2(λ / λ_ref),
                  x = h (feature) or [h, f_hat] (scaling, offsets); λ_ref the geometric mean
-                 of the trained λ.
+                 of the trained λ (step_form "tanh", the first form: λ inside the tanh, which
+                 caps the step at 2 Q0 whatever λ; see _step).
 Where the paper is silent or we decided:
 - the step predictor: the paper concatenates λ, repeated to the prior's width, to the prior
   and runs an MLP. Repeating a scalar adds nothing a linear layer cannot do with one input,
