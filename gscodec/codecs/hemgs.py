@@ -27,6 +27,7 @@ from typing import ClassVar
 from gscodec.codecs.hac import HacCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.entropy.hemgs import HemgsEntropyModel
+from gscodec.entropy.mixture import check_options
 from gscodec.errors import InputError
 
 
@@ -49,10 +50,7 @@ class HemgsCodec(HacCodec):
             if not isinstance(lambdas, (list, tuple)) or not lambdas or \
                     not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in lambdas):
                 raise InputError(f"hemgs: lambdas must be positive numbers, got {lambdas!r}")
-        if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
-            raise InputError(f"{self.name}: experts must be an integer in 1..16, got {experts!r}")
-        if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
-            raise InputError(f"{self.name}: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
+        check_options(self.name, experts, expert_hidden)
         super().__init__(**kw)
         self.sa, self.ar, self.acs, self.field, self.lambdas = sa, ar, acs, field, lambdas
         self.experts, self.expert_hidden = experts, expert_hidden

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from gscodec.codecs.hac import HacCodec
 from gscodec.codecs.registry import register_codec
+from gscodec.entropy.mixture import check_options
 from gscodec.entropy.mop import WEIGHT_PHASE, MopEntropyModel
 from gscodec.errors import InputError
 from gscodec.train.schedule import scale_position
@@ -37,12 +38,9 @@ class MopCodec(HacCodec):
 
     def __init__(self, *, experts: int = 5, c2fq: bool = True, expert_hidden: int | None = None,
                  weights: str = "channel", **kw):
-        if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
-            raise InputError(f"mop: experts must be an integer in 1..16, got {experts!r}")
+        check_options("mop", experts, expert_hidden)
         if not isinstance(c2fq, bool):
             raise InputError(f"mop: c2fq must be true or false, got {c2fq!r}")
-        if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
-            raise InputError(f"mop: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
         if weights not in ("channel", "matrix") or (weights == "matrix" and not c2fq):
             raise InputError(f"mop: weights must be 'channel' or 'matrix' (the latter with c2fq), got {weights!r}")
         super().__init__(**kw)

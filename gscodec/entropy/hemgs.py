@@ -375,16 +375,19 @@ class HemgsEntropyModel(HacEntropyModel):
     # ---- stream ----------------------------------------------------------------------------
     def describe(self, anchors=None) -> dict:
         out = {**super().describe(), "trained_lambdas": list(self.cfg.lambdas), "coded_lambda": float(self.lam)}
-        if anchors is not None and self.cfg.ar:
-            st = self.structure(anchors)
+        gated = self.hyper.gate is not None and anchors is not None and len(anchors)
+        if anchors is None or not (self.cfg.ar or gated):
+            return out
+        st = self.structure(anchors)  # one neighbour search serves both figures
+        if self.cfg.ar:
             out["mean_context_anchors"] = float((st["nbrs"] >= 0).sum(1).mean()) if len(st["nbrs"]) else 0.0
-        if anchors is not None and self.hyper.gate is not None and len(anchors):  # MoP's Figure 4 figure
+        if gated:  # MoP's Figure 4 figure
             a = torch.as_tensor(np.asarray(anchors.detach().cpu() if isinstance(anchors, torch.Tensor) else anchors),
                                 dtype=torch.float32)
             with torch.no_grad():
                 ctx = self.context(a.to(self.voxel.device))
                 if self.cfg.sa:
-                    ctx = torch.cat([ctx, torch.from_numpy(self.structure(a)["sa"]).to(ctx)], 1)
+                    ctx = torch.cat([ctx, torch.from_numpy(st["sa"]).to(ctx)], 1)
                 out["gate_weights"] = [float(v) for v in self.hyper.weights(ctx).mean(0)]
         return out
 

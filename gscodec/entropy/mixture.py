@@ -84,6 +84,16 @@ class MixturePrior(nn.Module):
         return g
 
 
+def check_options(codec: str, experts, expert_hidden) -> None:
+    """A codec's `experts` / `expert_hidden` options, refused in one line before training."""
+    from gscodec.errors import InputError
+
+    if not isinstance(experts, int) or isinstance(experts, bool) or not 1 <= experts <= 16:
+        raise InputError(f"{codec}: experts must be an integer in 1..16, got {experts!r}")
+    if expert_hidden is not None and (not isinstance(expert_hidden, int) or not 1 <= expert_hidden <= 4096):
+        raise InputError(f"{codec}: expert_hidden must be an integer in 1..4096, got {expert_hidden!r}")
+
+
 def rename_keys(state_dict: dict, prefix: str, renames: dict[str, str]) -> None:
     """In place: keys prefix+old... become prefix+new... (a state dict saved before a module moved)."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
@@ -94,4 +104,4 @@ def rename_keys(state_dict: dict, prefix: str, renames: dict[str, str]) -> None:
                 break
 
 
-__all__ = ["INITS", "MixturePrior", "rename_keys"]
+__all__ = ["INITS", "MixturePrior", "check_options", "rename_keys"]

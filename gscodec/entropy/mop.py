@@ -257,7 +257,7 @@ class MopEntropyModel(HacEntropyModel):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def anchor_arrays(self) -> dict[str, np.ndarray]:
-        if self.cfg.element_weights != "matrix" or not getattr(self, "matrix_feature").shape[0]:
+        if self.cfg.element_weights != "matrix" or not self.matrix_feature.shape[0]:
             return {}
         return {"c2fq_matrix": np.concatenate([getattr(self, f"matrix_{g}").cpu().numpy() for g in GROUPS], 1)}
 
