@@ -78,8 +78,7 @@ def run_single_model(ds, entry: dict, lambdas: list[float], args, work: Path) ->
     """A variable-rate codec: one model trained at the middle λ (drawing its trained λ per step),
     then coded again at every other λ from its run folder (`gscodec encode RUN/ --lambda`),
     each stream decoded from the bytes alone and scored on the test views."""
-    from gscodec.codecs import decode_bytes, get_codec
-    from gscodec.eval.compare import score_on_dataset
+    from gscodec.codecs import get_codec
     from gscodec.train.anchor_run import load_trained
 
     mid = sorted(lambdas)[len(lambdas) // 2]
@@ -93,9 +92,7 @@ def run_single_model(ds, entry: dict, lambdas: list[float], args, work: Path) ->
         codec = get_codec(name, **options)
         data = codec.encode(scene)
         t1 = time.perf_counter()
-        decoded = decode_bytes(data)
-        t2 = time.perf_counter()
-        sc = score_on_dataset(decoded, ds, ds.test_indices)
+        decoded, sc, t2 = decode_and_score(data, ds)
         points.append({**{k: first[k] for k in ("label", "codec", "psnr_before_coding", "raw_bytes", "run_dir")},
                        "lambda": lam, "psnr": sc["psnr"], "ssim": sc["ssim"], "bytes": len(data),
                        "seconds": time.perf_counter() - t0, "train_seconds": 0.0, "encode_seconds": t1 - t0,
@@ -104,6 +101,24 @@ def run_single_model(ds, entry: dict, lambdas: list[float], args, work: Path) ->
                        "trained_at": mid})
         print(f"    {entry['label']} coded at λ={lam}: PSNR {sc['psnr']:.2f} dB, {len(data):,} B", flush=True)
     return points
+
+
+def decode_and_score(data: bytes, ds):
+    """(decoded scene, its scores on the test views, the clock when decoding ended): a stream
+    coded outside a training run, decoded from the bytes alone."""
+    from gscodec.codecs import decode_bytes
+    from gscodec.eval.compare import score_on_dataset
+
+    decoded = decode_bytes(data)
+    t = time.perf_counter()
+    return decoded, score_on_dataset(decoded, ds, ds.test_indices), t
+
+
+def matched_size_ratio(ref: list[dict], pts: list[dict]) -> float | None:
+    """Geometric mean over `pts` of size / the reference's size at the same PSNR (where the
+    reference spans it); None without overlap."""
+    matched = [p["bytes"] / s for p in pts if (s := size_at(ref, p["psnr"])) is not None]
+    return math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None
 
 
 def run_plain_3dgs(ds, args, work: Path) -> dict:
@@ -120,8 +135,7 @@ def run_plain_3dgs(ds, args, work: Path) -> dict:
 def run_post_training(ds, entry: dict, qualities: list, plain: dict) -> list[dict]:
     """The one trained plain 3DGS (`plain`) coded by a post-training codec at each quality,
     decoded from the bytes alone and scored on the test views (its training time on the first)."""
-    from gscodec.codecs import decode_bytes, get_codec
-    from gscodec.eval.compare import score_on_dataset
+    from gscodec.codecs import get_codec
     from gscodec.scene import load_ply
 
     scene, points = load_ply(plain["ply"]), []
@@ -130,9 +144,7 @@ def run_post_training(ds, entry: dict, qualities: list, plain: dict) -> list[dic
         t0 = time.perf_counter()
         data = codec.encode(scene)
         t1 = time.perf_counter()
-        decoded = decode_bytes(data)
-        t2 = time.perf_counter()
-        sc = score_on_dataset(decoded, ds, ds.test_indices)
+        decoded, sc, t2 = decode_and_score(data, ds)
         points.append({"label": entry["label"], "codec": entry["codec"], "lambda": int(q), "rate_param": "quality",
                        "psnr": sc["psnr"], "ssim": sc["ssim"], "bytes": len(data),
                        "psnr_before_coding": plain["psnr_uncompressed"], "seconds": t2 - t0 + sc.get("seconds", 0.0),
@@ -156,13 +168,12 @@ def versus_reference(points: list[dict]) -> dict:
         pts = curve(label)
         bd = bd_rate([p["bytes"] for p in ref], [p["psnr"] for p in ref], [p["bytes"] for p in pts],
                      [p["psnr"] for p in pts]) if label != REFERENCE else None
-        matched = [p["bytes"] / s for p in pts if (s := size_at(ref, p["psnr"])) is not None]
         out[label] = {
             "points": len(pts),
             "bd_rate_vs_hac_pct": 0.0 if bd is None else bd.value,
             "note": "" if bd is None else bd.reason or "; ".join(bd.warnings),
             "psnr_interval": list(bd.interval) if bd is not None and bd.interval else None,
-            "size_over_hac_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
+            "size_over_hac_at_matched_psnr": matched_size_ratio(ref, pts),
             "train_seconds": sum(p.get("train_seconds") or 0.0 for p in pts),
             "encode_seconds_mean": sum(p.get("encode_seconds") or 0.0 for p in pts) / len(pts),
             "decode_seconds_mean": sum(p.get("decode_seconds") or 0.0 for p in pts) / len(pts),
@@ -223,13 +234,12 @@ def method_summary(points: list[dict], codec: str) -> dict:
     h, q = sorted(hac.values(), key=lambda p: p["bytes"]), sorted(pred.values(), key=lambda p: p["bytes"])
     whole = bd_rate([p["bytes"] for p in h], [p["psnr"] for p in h], [p["bytes"] for p in q], [p["psnr"] for p in q])
     var = bd_rate([variable(p) for p in h], [p["psnr"] for p in h], [variable(p) for p in q], [p["psnr"] for p in q])
-    matched = [p["bytes"] / s for p in q if (s := size_at(list(hac.values()), p["psnr"])) is not None]
     out = {
         "feature_group_ratio_vs_hac": math.exp(sum(map(math.log, ratios.values())) / len(ratios)) if ratios else None,
         "feature_group_ratio_vs_hac_by_lambda": {str(k): v for k, v in ratios.items()},
         "bd_rate_vs_hac_pct": whole.value, "bd_rate_vs_hac_note": whole.reason or "; ".join(whole.warnings),
         "bd_rate_vs_hac_without_fixed_cost_pct": var.value,
-        "size_over_hac_at_matched_psnr": math.exp(sum(map(math.log, matched)) / len(matched)) if matched else None,
+        "size_over_hac_at_matched_psnr": matched_size_ratio(list(hac.values()), q),
     }
     gates = {str(lam): p["gate_weights"] for lam, p in sorted(pred.items()) if p.get("gate_weights")}
     if gates:
