@@ -63,9 +63,20 @@ def _info_ply(path: Path) -> int:
 
 
 def cmd_make_scene(args) -> int:
+    def given(value, default):
+        return default if value is None else value
+
+    if args.dynamic:
+        from gscodec.data.synthetic_dynamic import make_dynamic_scene
+
+        out = make_dynamic_scene(args.out, resolution=given(args.resolution, 96), n_frames=args.frames,
+                                 n_train=given(args.views, 16), seed=args.seed)
+        print(f"built-in dynamic scene written to {out} (Neural 3D Video layout)")
+        return 0
     from gscodec.data.synthetic import make_synthetic_scene
 
-    out = make_synthetic_scene(args.out, n_views=args.views, resolution=args.resolution, seed=args.seed)
+    out = make_synthetic_scene(args.out, n_views=given(args.views, 40), resolution=given(args.resolution, 128),
+                               seed=args.seed)
     print(f"built-in scene written to {out}")
     return 0
 
@@ -88,10 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.set_defaults(fn=cmd_info)
 
-    s = sub.add_parser("make-scene", help="write the built-in synthetic scene (NeRF-synthetic layout)")
+    s = sub.add_parser("make-scene", help="write the built-in synthetic scene (NeRF-synthetic layout; "
+                                          "--dynamic: the multi-view video scene, Neural 3D Video layout)")
     s.add_argument("out")
-    s.add_argument("--views", type=int, default=40)
-    s.add_argument("--resolution", type=int, default=128)
+    s.add_argument("--dynamic", action="store_true", help="the dynamic scene: cam00 (test) + --views training videos")
+    s.add_argument("--views", type=int, default=None, help="views (default 40); with --dynamic, training cameras (16)")
+    s.add_argument("--resolution", type=int, default=None, help="pixels (default 128; --dynamic: 96)")
+    s.add_argument("--frames", type=int, default=30, help="with --dynamic: frames (at 30 fps)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=cmd_make_scene)
 

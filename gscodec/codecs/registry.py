@@ -28,6 +28,7 @@ def _load_builtin() -> None:
     # importing registers them; kept lazy so `import gscodec` stays light
     import gscodec.codecs.anchor_raw
     import gscodec.codecs.combined
+    import gscodec.codecs.dynamic_gscodec
     import gscodec.codecs.hac
     import gscodec.codecs.hemgs
     import gscodec.codecs.mop

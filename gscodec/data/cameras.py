@@ -21,7 +21,8 @@ class Camera:
     world_to_cam: torch.Tensor  # [4,4] float32
     name: str = ""
     image_path: str | None = None
-    time: float | None = None  # for dynamic scenes: the moment this view shows (None: static)
+    time: float | None = None  # for dynamic scenes: the moment this view shows, in seconds (None: static)
+    frame: int | None = None  # for dynamic scenes: the frame index (time = frame / fps)
 
     @property
     def K(self) -> torch.Tensor:

@@ -13,10 +13,12 @@ from gscodec.errors import InputError
 
 @dataclass
 class PointCloud:
-    """Initial points for training: xyz [M,3] float32, rgb [M,3] float32 in [0,1]."""
+    """Initial points for training: xyz [M,3] float32, rgb [M,3] float32 in [0,1]; for a
+    dynamic scene `time` [M] float32 (seconds) says at which moment each point was seen."""
 
     xyz: np.ndarray
     rgb: np.ndarray
+    time: np.ndarray | None = None
 
 
 @dataclass
@@ -29,6 +31,10 @@ class Dataset:
     test_every: int = 8  # the standard split: every 8th image to the test set
     root: Path | None = None
     name: str = ""
+    # dynamic scenes: frames per second and the number of frames; every camera then carries
+    # .frame and .time = frame / fps (one Camera per (view, frame)). n_frames 0: a static scene.
+    fps: float | None = None
+    n_frames: int = 0
     _cache: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
     _explicit_split: tuple[list[int], list[int]] | None = None
 
@@ -51,6 +57,15 @@ class Dataset:
 
     def test_cameras(self) -> list[Camera]:
         return [self.cameras[i] for i in self.test_indices]
+
+    @property
+    def dynamic(self) -> bool:
+        return self.n_frames > 0
+
+    def frame_indices(self, frame: int, split: str = "train") -> list[int]:
+        """Camera indices of one frame in a split ("train" or "test")."""
+        ids = self.train_indices if split == "train" else self.test_indices
+        return [i for i in ids if self.cameras[i].frame == frame]
 
     # ---- images ----------------------------------------------------------------------
     def image(self, index: int) -> torch.Tensor:
@@ -77,4 +92,13 @@ class Dataset:
             raise InputError("initial point cloud: xyz and rgb differ in length")
         if not np.isfinite(self.points.xyz).all():
             raise InputError("initial point cloud has NaN/Inf positions")
+        if self.points.time is not None and len(self.points.time) != len(self.points.xyz):
+            raise InputError("initial point cloud: time and xyz differ in length")
+        if self.n_frames:
+            if not self.fps or self.fps <= 0:
+                raise InputError(f"dynamic dataset {self.name or self.root}: fps must be > 0")
+            bad = [c.name for c in self.cameras if c.frame is None or not 0 <= c.frame < self.n_frames]
+            if bad:
+                raise InputError(f"dynamic dataset {self.name or self.root}: cameras without a frame in "
+                                 f"0..{self.n_frames - 1}: {bad[:3]}")
         return self

@@ -9,9 +9,23 @@ from gscodec.errors import InputError
 
 
 def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> Dataset:
-    """'builtin' or 'builtin:RES' -> the built-in scene; a folder with transforms_train.json ->
-    NeRF-synthetic; a folder with sparse/ -> COLMAP. Extra keywords go to that loader."""
+    """'builtin' or 'builtin:RES' -> the built-in scene; 'builtin-dynamic' or
+    'builtin-dynamic:RES' -> the built-in dynamic scene; a folder with poses_bounds.npy +
+    cam*.mp4 -> Neural 3D Video; with transforms_train.json -> NeRF-synthetic (D-NeRF when its
+    frames have times); with sparse/ -> COLMAP. Extra keywords go to that loader."""
     spec = str(path_or_name)
+    if spec == "builtin-dynamic" or spec.startswith("builtin-dynamic:"):
+        from gscodec.data.synthetic_dynamic import load_builtin_dynamic
+
+        if spec != "builtin-dynamic":
+            try:
+                kw.setdefault("resolution", int(spec.split(":", 1)[1]))
+            except ValueError:
+                raise InputError(f"bad built-in scene spec {spec!r}: use 'builtin-dynamic' or "
+                                 "'builtin-dynamic:RES' (e.g. builtin-dynamic:96)") from None
+        if kw.get("resolution", 96) < 8:
+            raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
+        return load_builtin_dynamic(downscale=downscale, **kw)
     if spec == "builtin" or spec.startswith("builtin:"):
         from gscodec.data.synthetic import load_builtin
 
@@ -29,6 +43,12 @@ def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> D
         raise InputError(f"dataset not found: {root} (expected a folder, 'builtin' or 'builtin:RES')")
     if not root.is_dir():
         raise InputError(f"dataset {root} is not a folder")
+    from gscodec.data.n3dv import is_n3dv
+
+    if is_n3dv(root):
+        from gscodec.data.n3dv import load_n3dv
+
+        return load_n3dv(root, downscale=downscale, **kw)
     if (root / "transforms_train.json").is_file():
         from gscodec.data.nerf_synthetic import load_nerf_synthetic
 
@@ -38,4 +58,5 @@ def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> D
 
         return load_colmap(root, downscale=downscale, **kw)
     raise InputError(f"{root}: unknown dataset layout; expected transforms_train.json (NeRF-synthetic)"
-                     " or sparse/0 + images/ (COLMAP), or use 'builtin'")
+                     " or sparse/0 + images/ (COLMAP) or poses_bounds.npy + cam*.mp4 (Neural 3D Video),"
+                     " or use 'builtin' / 'builtin-dynamic'")

@@ -1,12 +1,19 @@
-"""Blender / NeRF-synthetic folders: transforms_{train,val,test}.json + PNG images.
+"""Blender / NeRF-synthetic folders: transforms_{train,val,test}.json + PNG images; and D-NeRF
+folders, the same layout with a "time" per frame.
 
 Poses are OpenGL/Blender camera-to-world (x right, y up, z backwards); we flip y and z to
-get OpenCV axes and invert to world-to-camera, as gsplat wants."""
+get OpenCV axes and invert to world-to-camera, as gsplat wants.
+
+D-NeRF times are normalised (0..1). The distinct times (over the splits read), sorted, are the
+frames 0..n-1, and fps = (n - 1) / (t_max - t_min) (1 for a single time), so that a camera's
+time = frame / fps is its file time minus t_min whenever the times are evenly spaced (a warning
+says when they are not, by more than a quarter of a frame)."""
 from __future__ import annotations
 
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +22,7 @@ import torch
 from gscodec.data.cameras import Camera
 from gscodec.data.dataset import Dataset, PointCloud
 from gscodec.data.images import image_size
-from gscodec.data.plyio import read_points_ply
+from gscodec.data.plyio import read_point_cloud
 from gscodec.errors import InputError
 
 _FLIP = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -42,8 +49,7 @@ def initial_points(root: Path, n: int = 100_000, bound: float = 1.3, seed: int =
     """points3d.ply or points.npy ([N,6] xyz+rgb, or [N,3]) from the folder, else the 3DGS
     default: n seeded random points in [-bound,bound]^3 with random colours."""
     if (root / "points3d.ply").is_file():
-        xyz, rgb = read_points_ply(root / "points3d.ply")
-        return PointCloud(xyz, rgb)
+        return read_point_cloud(root / "points3d.ply")
     if (root / "points.npy").is_file():
         try:
             arr = np.load(root / "points.npy")
@@ -79,6 +85,7 @@ def load_nerf_synthetic(root: str | os.PathLike, downscale: int = 1,
     if white_background is None:
         white_background = bool(jsons["train"].get("white_background", True))
     size_cache: dict[Path, tuple[int, int]] = {}
+    times: list[float | None] = []
     for name, meta in jsons.items():
         if "camera_angle_x" not in meta:
             raise InputError(f"{root}/transforms_{name}.json: no camera_angle_x")
@@ -91,6 +98,7 @@ def load_nerf_synthetic(root: str | os.PathLike, downscale: int = 1,
                 raise InputError(f"{root}/transforms_{name}.json frame {k}: bad entry ({e})") from None
             if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
                 raise InputError(f"{root}/transforms_{name}.json frame {k}: bad transform_matrix")
+            times.append(_frame_time(fr, f"{root}/transforms_{name}.json frame {k}"))
             if "w" in fr and "h" in fr:
                 w, h = int(fr["w"]), int(fr["h"])
             elif "w" in meta and "h" in meta:
@@ -111,6 +119,39 @@ def load_nerf_synthetic(root: str | os.PathLike, downscale: int = 1,
             split["test" if name == "test" else "train"].append(len(cameras))
             cameras.append(cam)
     bg = (1.0, 1.0, 1.0) if white_background else (0.0, 0.0, 0.0)
+    fps, n_frames = _assign_frames(cameras, times, root)
     ds = Dataset(cameras=cameras, points=initial_points(root), background=bg, root=root,
-                 name=root.name, _explicit_split=(split["train"], split["test"]))
+                 name=root.name, fps=fps, n_frames=n_frames, _explicit_split=(split["train"], split["test"]))
     return ds.check()
+
+
+def _frame_time(fr: dict, where: str) -> float | None:
+    if "time" not in fr:
+        return None
+    try:
+        t = float(fr["time"])
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: bad time {fr['time']!r}") from None
+    if not math.isfinite(t):
+        raise InputError(f"{where}: time is not finite")
+    return t
+
+
+def _assign_frames(cameras: list[Camera], times: list[float | None], root: Path) -> tuple[float | None, int]:
+    """Set .frame and .time of each camera from its file time (see the module notes); returns
+    (fps, n_frames), or (None, 0) for a static folder."""
+    if all(t is None for t in times):
+        return None, 0
+    if any(t is None for t in times):
+        raise InputError(f"{root}: some frames have a 'time' and others do not")
+    t = np.round(np.asarray(times, dtype=np.float64), 9)
+    distinct = np.unique(t)
+    n = len(distinct)
+    fps = (n - 1) / float(distinct[-1] - distinct[0]) if n > 1 else 1.0
+    frame = np.searchsorted(distinct, t)
+    if n > 2 and np.abs(np.arange(n) / fps - (distinct - distinct[0])).max() > 0.25 / fps:
+        warnings.warn(f"{root.name}: the frame times are not evenly spaced; camera times are snapped to "
+                      f"{n} evenly spaced frames at {fps:.4g} fps")
+    for cam, f in zip(cameras, frame):
+        cam.frame, cam.time = int(f), int(f) / fps
+    return fps, n

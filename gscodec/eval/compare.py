@@ -89,13 +89,12 @@ def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: s
     """Mean PSNR / SSIM of `scene` rendered at the dataset views `indices` against their ground
     truth; with keep_images, also the renders (so callers need not render them again)."""
     from gscodec.eval.metrics import psnr, ssim
-    from gscodec.render import render
-    from gscodec.scene.renderable import renderable
+    from gscodec.scene.renderable import render_view, renderable
 
-    source = renderable(scene)  # anchors: their neural Gaussians, spawned per view
+    source = renderable(scene)  # anchors: their neural Gaussians, spawned per view; spacetime: the slice
 
     def draw(cam):
-        return render(source.splats(cam), cam, background=ds.background, backend=backend)
+        return render_view(source, cam, background=ds.background, backend=backend)
     ps, ss, images = [], [], []
     for i in indices:
         with torch.no_grad():
@@ -115,8 +114,7 @@ def compare_scenes(ref: GaussianScene, test: GaussianScene, cameras: list[Camera
     """Mean PSNR / SSIM (/ LPIPS) of `test` renders against `ref` renders; either may be any
     scene the renderable seam knows (an anchor scene renders its neural Gaussians per view)."""
     from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
-    from gscodec.render import render
-    from gscodec.scene.renderable import renderable
+    from gscodec.scene.renderable import render_view, renderable
     from gscodec.utils.progress import progress_iter
 
     ref, test = renderable(ref), renderable(test)
@@ -124,8 +122,8 @@ def compare_scenes(ref: GaussianScene, test: GaussianScene, cameras: list[Camera
     lpips_ok = True
     for cam in progress_iter(cameras, "rendering views", enabled=progress):
         with torch.no_grad():
-            a = render(ref.splats(cam), cam, background=background).image.clamp(0, 1)
-            b = render(test.splats(cam), cam, background=background).image.clamp(0, 1)
+            a = render_view(ref, cam, background=background).image.clamp(0, 1)
+            b = render_view(test, cam, background=background).image.clamp(0, 1)
         psnrs.append(float(psnr(b, a)))
         ssims.append(float(ssim(b, a)))
         if lpips_ok:

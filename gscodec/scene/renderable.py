@@ -4,7 +4,9 @@ through it, so a new kind of scene plugs in here and nowhere else:
 
 * GaussianScene - itself, whatever the camera (`view_dependent = False`);
 * AnchorScene   - the neural Gaussians its MLPs spawn for that camera (models.scaffold);
-* spacetime scenes (a later issue) - the slice at `camera.time`.
+* SpacetimeScene / SpacetimeSequence - the slice at `camera.time` (colours baked for that
+  camera); they also draw themselves exactly (`render_camera`: features splatted, then
+  decoded per pixel), which `render_view` prefers.
 """
 from __future__ import annotations
 
@@ -47,10 +49,14 @@ def renderable(scene) -> Renderable:
 
 
 def render_view(scene, camera, **kw):
-    """render() of whatever `scene` is, from one camera (kw: background, backend, ...)."""
+    """render() of whatever `scene` is, from one camera (kw: background, backend, ...); a
+    source that draws itself (`render_camera`, e.g. spacetime scenes) does."""
     from gscodec.render import render
 
-    return render(renderable(scene).splats(camera), camera, **kw)
+    source = renderable(scene)
+    if hasattr(source, "render_camera"):
+        return source.render_camera(camera, **kw)
+    return render(source.splats(camera), camera, **kw)
 
 
 __all__ = ["Renderable", "StaticSplats", "render_view", "renderable"]

@@ -104,7 +104,26 @@ def from_channels(ch: dict[str, torch.Tensor], k_rest: int) -> dict[str, torch.T
 CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
 
 
-class CompressionSim(nn.Module):
+class SymbolGrid:
+    """The symbol space shared by every simulation (needs self.cfg.bits and self.quantizers):
+    y = (x - origin) / step - center, integers near 0 once rounded."""
+
+    def center(self, name: str) -> int:
+        return (2 ** int(self.cfg.bits[name]) - 1) // 2
+
+    def symbol_space(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        qz = self.quantizers[name]
+        return (x - qz.origin().to(x.dtype)) / qz.step().to(x.dtype) - self.center(name)
+
+    def symbols(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Integer symbols (centred) the codec stores for channel-form values x."""
+        return self.quantizers[name].symbols(x) - self.center(name)
+
+    def from_symbols(self, name: str, k: torch.Tensor) -> torch.Tensor:
+        return self.quantizers[name].dequantize(k + self.center(name))
+
+
+class CompressionSim(SymbolGrid, nn.Module):
     """forward(params, xyz) -> (simulated params, rate bits, aux loss). `begin(params)` fixes
     the quantization grids (and the masks) from the current attributes."""
 
@@ -150,20 +169,6 @@ class CompressionSim(nn.Module):
         if resume_state is not None:
             self.load_state_dict(resume_state)
         self.started.fill_(True)
-
-    def center(self, name: str) -> int:
-        return (2 ** int(self.cfg.bits[name]) - 1) // 2
-
-    def symbol_space(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        qz = self.quantizers[name]
-        return (x - qz.origin().to(x.dtype)) / qz.step().to(x.dtype) - self.center(name)
-
-    def symbols(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """Integer symbols (centred) the codec stores for channel-form values x."""
-        return self.quantizers[name].symbols(x) - self.center(name)
-
-    def from_symbols(self, name: str, k: torch.Tensor) -> torch.Tensor:
-        return self.quantizers[name].dequantize(k + self.center(name))
 
     # ---- the simulation ----------------------------------------------------------------
     def forward(self, params: dict[str, torch.Tensor], progress: float = 1.0):
@@ -213,4 +218,4 @@ class CompressionSim(nn.Module):
         return {k: v.detach().cpu() for k, v in self.state_dict().items()}
 
 
-__all__ = ["ATTRIBUTES", "CHANNELS", "CompressionSim", "SimConfig", "from_channels", "to_channels"]
+__all__ = ["ATTRIBUTES", "CHANNELS", "CompressionSim", "SimConfig", "SymbolGrid", "from_channels", "to_channels"]

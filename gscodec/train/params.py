@@ -1,14 +1,15 @@
 """Adding and removing Gaussians during training while keeping Adam's state aligned.
 
 One Adam per parameter tensor (as gsplat does), so a row change is applied to the parameter
-and to its moment estimates together; new rows start with zero moments.
+and to its moment estimates together; new rows start with zero moments. Any model whose
+`params()` lists its per-splat tensors by name works (3DGS, Spacetime Gaussians).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from gscodec.models.gaussians import PARAM_NAMES, GaussianModel
+from gscodec.models.gaussians import GaussianModel
 
 
 def make_optimizers(model: GaussianModel, lrs: dict[str, float]) -> dict[str, torch.optim.Adam]:
@@ -29,14 +30,14 @@ def _swap(model: GaussianModel, optimizers: dict, name: str, new_data: torch.Ten
 @torch.no_grad()
 def keep_rows(model: GaussianModel, optimizers: dict, keep: torch.Tensor) -> None:
     """Keep only Gaussians where `keep` is True."""
-    for name in PARAM_NAMES:
+    for name in list(model.params()):
         _swap(model, optimizers, name, getattr(model, name).data[keep], lambda v: v[keep])
 
 
 @torch.no_grad()
 def append_rows(model: GaussianModel, optimizers: dict, new: dict[str, torch.Tensor]) -> None:
     """Append Gaussians given as a dict of tensors per parameter (moments start at zero)."""
-    for name in PARAM_NAMES:
+    for name in list(model.params()):
         extra = new[name].to(getattr(model, name).dtype)
         _swap(model, optimizers, name, torch.cat([getattr(model, name).data, extra]),
               lambda v, e=extra: torch.cat([v, torch.zeros_like(e)]))
