@@ -33,7 +33,7 @@ from gscodec.coding.positions import decode_positions, dequantize_positions, enc
 from gscodec.coding.stream import header_fields, need, need_section, pack_tensors, unpack_tensors
 from gscodec.coding.symbols import decode_best, dequantize_uniform, encode_best, quantize_uniform
 from gscodec.errors import CorruptStreamError, InputError
-from gscodec.scene.spacetime import ATTRIBUTES, DECODER_SHAPES, SpacetimeScene, SpacetimeSequence, temporal_opacity
+from gscodec.scene.spacetime import ATTRIBUTES, DECODER_SHAPES, SpacetimeScene, SpacetimeSequence
 from gscodec.simulate.spacetime_sim import CHANNELS, MOVING
 
 CODEC_VERSION = 1
