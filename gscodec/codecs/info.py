@@ -1,4 +1,5 @@
-"""`gscodec info FILE.gsz`: the header and every section's size with its share of the file."""
+"""`gscodec info FILE.gsz`: the header and every section's size with its share of the file;
+for a dynamic stream also its groups of frames, bytes per attribute and bitrate."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,48 @@ def gsz_summary(data: bytes) -> dict:
     groups = header.get("section_groups")
     if isinstance(groups, dict):
         out["groups"] = storage_groups(groups, sections, total - payload, total)
+    if isinstance(header.get("gofs"), list):
+        out["dynamic"] = dynamic_summary(header, sections, total)
     return out
+
+
+def dynamic_summary(header: dict, sections: dict, total: int) -> dict | None:
+    """A dynamic stream's per-GOF rows (frames, splats, moving splats, bytes), its bytes per
+    attribute summed over GOFs (section `g{k}.<what>` -> <what>) and its bitrate at the
+    sequence's frame rate: total bits / (n_frames / fps) / 1e6. None if the index is unreadable
+    (info describes damaged files too; decoding refuses them)."""
+    try:
+        fps, n_frames = float(header["fps"]), int(header["n_frames"])
+        gofs = [(int(e["frames"][0]), int(e["frames"][1]), int(e["count"]), int(e["moving"])) for e in header["gofs"]]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    if not fps > 0 or n_frames < 1:
+        return None
+    rows = [{"gof": k, "frames": [f0, f1], "count": n, "moving": m, "bytes": 0} for k, (f0, f1, n, m) in enumerate(gofs)]
+    attributes: dict[str, int] = {}
+    for s in sections.values():
+        head, _, what = s.name.partition(".")
+        k = int(head[1:]) if head[:1] == "g" and head[1:].isdigit() else -1
+        if 0 <= k < len(rows) and what:
+            rows[k]["bytes"] += len(s.data)
+            attributes[what] = attributes.get(what, 0) + len(s.data)
+    seconds = n_frames / fps
+    return {"fps": fps, "n_frames": n_frames, "seconds": seconds, "mbps": 8.0 * total / seconds / 1e6,
+            "bytes_per_frame": total / n_frames, "gofs": rows,
+            "attributes": [{"name": a, "bytes": b, "share": b / total} for a, b in attributes.items()]}
+
+
+def _print_dynamic(d: dict, total: int) -> None:
+    print(f"{'frames':<15}{d['n_frames']} at {d['fps']:g} fps ({d['seconds']:.2f} s)")
+    print(f"{'bitrate':<15}{d['mbps']:.4f} Mbps  ({d['bytes_per_frame']:,.0f} B per frame)")
+    print(f"\n{'GOF':<6}{'frames':<14}{'splats':>10}{'moving':>10}{'bytes':>12}{'share':>9}")
+    for r in d["gofs"]:
+        f0, f1 = r["frames"]
+        print(f"{r['gof']:<6}{f'{f0}-{f1 - 1}':<14}{r['count']:>10,}{r['moving']:>10,}{r['bytes']:>12,}"
+              f"{100 * r['bytes'] / total:>8.1f}%")
+    print(f"\n{'attribute (all GOFs)':<24}{'':<22}{'bytes':>12}{'share':>9}")
+    for r in d["attributes"]:
+        print(f"{r['name']:<24}{'':<22}{r['bytes']:>12,}{100 * r['share']:>8.1f}%")
 
 
 def storage_groups(groups: dict, sections: dict, overhead: int, total: int) -> list[dict]:
@@ -52,6 +94,9 @@ def print_gsz_info(path: Path) -> None:
     print(f"\n{'section':<24}{'method':<22}{'bytes':>12}{'share':>9}")
     for r in info["sections"]:
         print(f"{r['name']:<24}{r['method']:<22}{r['bytes']:>12,}{100 * r['share']:>8.1f}%")
+    if info.get("dynamic"):
+        print()
+        _print_dynamic(info["dynamic"], info["total_bytes"])
     if "groups" in info:
         print(f"\n{'storage group':<24}{'':<22}{'bytes':>12}{'share':>9}")
         for r in info["groups"]:

@@ -110,12 +110,20 @@ def decode_bytes(data: bytes, max_splats: int | None = DEFAULT_MAX_SPLATS):
 
 def check_finite(scene):
     """Refuse a decoded scene holding NaN or Inf (a forged stream that decodes to garbage):
-    every float tensor of the scene and of its decoder state."""
+    every float tensor of the scene, of its dicts of tensors (decoder state, MLP weights) and,
+    for a sequence, of each of its groups of frames."""
     import dataclasses
 
     import torch
 
+    if isinstance(getattr(scene, "gofs", None), list):
+        for g in scene.gofs:
+            check_finite(g)
+        return scene
     tensors = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)}
+    for name, d in list(tensors.items()):
+        if isinstance(d, dict):
+            tensors.update({f"{name}.{k}": v for k, v in d.items()})
     tensors.update({f"decoder_state.{k}": v for k, v in (getattr(scene, "decoder_state", None) or {}).items()})
     for name, t in tensors.items():
         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
@@ -128,10 +136,14 @@ def check_finite(scene):
 def decode_to_gaussians(data: bytes, sh_degree: int = 3, max_splats: int | None = DEFAULT_MAX_SPLATS):
     """Decode any .gsz to a plain 3DGS GaussianScene: anchor streams (hac, scaffold-raw) are
     exported by spawning their neural Gaussians and fitting SH of `sh_degree` to their
-    view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them."""
+    view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them.
+    A dynamic stream is a sequence, not one scene: refused with a pointer to --frames."""
     from gscodec.scene import AnchorScene
 
     scene = decode_bytes(data, max_splats)
+    if isinstance(getattr(scene, "gofs", None), list):
+        raise InputError(f"this is a dynamic stream ({scene.n_frames} frames at {scene.fps:g} fps), not one scene: "
+                         "`gscodec decode FILE --frames DIR` writes one PLY per frame (decode_bytes gives the sequence)")
     if isinstance(scene, AnchorScene):
         from gscodec.models.scaffold_export import anchors_to_gaussians
 

@@ -21,6 +21,15 @@ import numpy as np
 import torch
 
 from gscodec.codecs.base import StreamCodec
+from gscodec.codecs.learned_attributes import (
+    bits_needed,
+    build_sim,
+    decode_grid,
+    encode_grid,
+    load_entropy,
+    model_of,
+    store_entropy,
+)
 from gscodec.codecs.ptc.config import make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
@@ -32,15 +41,7 @@ from gscodec.coding.positions import (
     encode_positions,
     quantize_positions,
 )
-from gscodec.coding.stream import (
-    frame,
-    header_fields,
-    need,
-    need_section,
-    pack_tensors,
-    unframe,
-    unpack_tensors,
-)
+from gscodec.coding.stream import header_fields, need, need_section
 from gscodec.coding.symbols import (
     decode_best,
     dequantize_uniform,
@@ -56,68 +57,11 @@ CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
 FALLBACK_BITS = 8  # attributes training did not quantize
 
 
-def _bits_needed(span: int) -> int:
-    return max(1, int(np.ceil(np.log2(span + 1)))) if span > 0 else 1
-
-
-# ---- the entropy models as stored ---------------------------------------------------------
-def _store_entropy(sim) -> tuple[list[Section], dict]:
-    """Sections + header entries for the learned distributions (hash tables as sign bits)."""
-    sections, meta = [], {}
-    for name, m in sim.entropy.items():
-        state = {k: v for k, v in m.state_dict().items() if ".table" not in k}
-        data, layout = pack_tensors(state, "float32")
-        entry = {"weights": layout}
-        sections.append(Section(f"{name}.model", "float32", data))
-        if hasattr(m, "context"):
-            hb = m.context.bits_payload()
-            entry["hash_p"] = hb.p
-            sections.append(Section(f"{name}.hash", "ans-bits", hb.payload))
-        meta[name] = entry
-    return sections, meta
-
-
 def _load_entropy(sim_cfg: dict, meta: dict, sections: dict):
-    """Rebuild the CompressionSim's entropy models from the stream (decoder and encoder)."""
+    """The CompressionSim's entropy models rebuilt from the stream (decoder and encoder)."""
     from gscodec.simulate.sim import CompressionSim, SimConfig
 
-    try:
-        sim = CompressionSim(SimConfig.from_dict(sim_cfg))
-    except (InputError, TypeError, ValueError) as e:
-        raise CorruptStreamError(f"stream's simulation config is invalid ({e})") from None
-    for name, m in sim.entropy.items():
-        if name not in meta:
-            raise CorruptStreamError(f"stream lacks the entropy model of {name!r}")
-        state = unpack_tensors(need(sections, f"{name}.model"), meta[name]["weights"])
-        if hasattr(m, "context"):
-            tables = {k: v for k, v in m.state_dict().items() if ".table" in k}
-            n = sum(t.numel() for t in tables.values())
-            bits = ans.decode_bits(need(sections, f"{name}.hash"), float(meta[name]["hash_p"]), n)
-            state.update(tables)  # placeholders; load_bits sets them
-        try:
-            m.load_state_dict(state)
-        except RuntimeError as e:
-            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({e})") from None
-        if hasattr(m, "context"):
-            m.context.load_bits(bits)
-    return sim.eval()
-
-
-def _learned_encode(model, y: np.ndarray, xyz: np.ndarray, lo, hi) -> bytes:
-    if hasattr(model, "context"):
-        mean, scale = model.coder_params(xyz)
-        return model.conditional.encode(y.reshape(-1), mean, scale, 1.0, int(lo.min()), int(hi.max()))
-    return frame(model.encode(y, lo, hi))
-
-
-def _learned_decode(model, data: bytes, n: int, c: int, xyz: np.ndarray, lo, hi, what: str) -> np.ndarray:
-    if hasattr(model, "context"):
-        mean, scale = model.coder_params(xyz)
-        return model.conditional.decode(data, mean, scale, 1.0, int(lo.min()), int(hi.max())).reshape(n, c)
-    parts = unframe(data, what)
-    if len(parts) != c:
-        raise CorruptStreamError(f"section {what!r} holds {len(parts)} channels, expected {c}")
-    return model.decode(parts, n, lo, hi)
+    return load_entropy(build_sim(CompressionSim, SimConfig, sim_cfg), meta, sections)
 
 
 @register_codec
@@ -173,7 +117,7 @@ class StaticGSCodec(StreamCodec):
         header = {"codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
                   "bounds": [plo.tolist(), phi.tolist()], "position_bits": cfg.position_bits,
                   "sim": sim.cfg.to_dict(), "attributes": {}, "prune": prune_stats}
-        ent_sections, header["entropy"] = _store_entropy(sim)
+        ent_sections, header["entropy"] = store_entropy(sim.entropy)
         sections = [Section("positions", "morton-delta", pos_bytes), *ent_sections]
         stored = _load_entropy(header["sim"], header["entropy"], {s.name: s for s in ent_sections})
         stats = {}
@@ -190,42 +134,13 @@ class StaticGSCodec(StreamCodec):
         return data
 
     def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n):
-        c = CHANNELS[name]
         if name not in sim.quantizers:  # training left it unquantized: plain uniform quantization
             q, lo, hi = quantize_uniform(x.numpy(), FALLBACK_BITS)
             data, method = encode_best(q, FALLBACK_BITS)[:2]
             return (Section(name, method, data), {"mode": "uniform", "lo": lo.tolist(), "hi": hi.tolist()},
                     {"method": method, "bytes": len(data)})
-        qz = sim.quantizers[name]
-        y = sim.symbols(name, x).numpy().astype(np.int64)
-        lo = y.min(0) if n else np.zeros(c, np.int64)
-        hi = y.max(0) if n else np.zeros(c, np.int64)
-        entry = {"mode": "grid", "origin": qz.origin().cpu().numpy().astype(np.float32).tolist(),
-                 "step": qz.step().cpu().numpy().astype(np.float32).tolist(), "center": sim.center(name),
-                 "lo": lo.tolist(), "hi": hi.tolist()}
-        bits = _bits_needed(int((hi - lo).max()) if n else 0)
-        ptc_data, ptc_method = encode_best(y - lo, bits)[:2] if n else (b"", "raw")
-        st = {"post_training_bytes": len(ptc_data), "post_training_method": ptc_method}
-        if name in stored.entropy and n:
-            learned = _learned_encode(stored.entropy[name], y, xyz, lo, hi)
-            method = "learned-" + ("gaussian" if hasattr(stored.entropy[name], "context") else "factorized")
-            st["learned_bytes"] = len(learned)
-            st["estimated_bits"] = self._estimate(stored.entropy[name], y, xyz)
-            if self.learned_only or len(learned) <= len(ptc_data):
-                st.update(method=method, bytes=len(learned))
-                return Section(name, method, learned), entry, st
-        entry["bits"] = bits
-        st.update(method=ptc_method, bytes=len(ptc_data))
-        return Section(name, ptc_method, ptc_data), entry, st
-
-    @staticmethod
-    @torch.no_grad()
-    def _estimate(model, y: np.ndarray, xyz: np.ndarray) -> float:
-        yt = torch.from_numpy(y.astype(np.float64))
-        m = model.double()
-        b = m.bits(torch.from_numpy(xyz.astype(np.float64)), yt) if hasattr(m, "context") else m.bits(yt)
-        model.float()
-        return float(b)
+        return encode_grid(sim, name, x, model_of(stored, name), xyz, name,
+                           learned_only=self.learned_only)
 
     def _encode_sh_rest(self, rest: np.ndarray, header: dict) -> list[Section]:
         from gscodec.codecs.ptc.codec import _vector_quantize
@@ -237,7 +152,7 @@ class StaticGSCodec(StreamCodec):
         if active.any():
             codebook, labels = _vector_quantize(rest[active], self.ptc)
             sh["codebook_size"] = len(codebook)
-            lb = _bits_needed(len(codebook) - 1)
+            lb = bits_needed(len(codebook) - 1)
             data, method = encode_best(labels[:, None].astype(np.int64), lb)[:2]
             sections.append(Section("sh_labels", method, data))
             qc, lo, hi = quantize_uniform(codebook, self.ptc.codebook_bits)
@@ -279,31 +194,14 @@ class StaticGSCodec(StreamCodec):
     @staticmethod
     def _decode_attribute(name, entry, sec, stored, xyz, n) -> np.ndarray:
         c = CHANNELS[name]
-        if not isinstance(entry, dict):
-            raise CorruptStreamError(f"header lacks the description of {name!r}")
-        try:
-            lo, hi = np.asarray(entry["lo"], np.float64), np.asarray(entry["hi"], np.float64)
-            if entry["mode"] == "uniform":
-                q = decode_best(sec.data, sec.method, n)
-                return dequantize_uniform(q, FALLBACK_BITS, lo.astype(np.float32), hi.astype(np.float32))
-            lo_i, hi_i = lo.astype(np.int64), hi.astype(np.int64)
-            origin, step = np.asarray(entry["origin"], np.float32), np.asarray(entry["step"], np.float32)
-            center = int(entry["center"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise CorruptStreamError(f"header entry of {name!r} is malformed ({e})") from None
-        if lo_i.shape != (c,) or hi_i.shape != (c,) or np.any(hi_i < lo_i) or np.any(hi_i - lo_i > ans.MAX_ALPHABET):
-            raise CorruptStreamError(f"symbol range of {name!r} is invalid")
-        if n == 0:
-            y = np.zeros((0, c), np.int64)
-        elif sec.method.startswith("learned-"):
-            if name not in stored.entropy:
-                raise CorruptStreamError(f"{name!r} is coded with a learned model the stream does not hold")
-            y = _learned_decode(stored.entropy[name], sec.data, n, c, xyz, lo_i, hi_i, name)
-        else:
-            y = decode_best(sec.data, sec.method, n).astype(np.int64) + lo_i
-        if y.shape != (n, c):
-            raise CorruptStreamError(f"{name!r} decoded to shape {list(y.shape)}, expected {[n, c]}")
-        return ((y + center).astype(np.float32) * step + origin).astype(np.float32)
+        if isinstance(entry, dict) and entry.get("mode") == "uniform":
+            try:
+                lo, hi = np.asarray(entry["lo"], np.float32), np.asarray(entry["hi"], np.float32)
+            except (KeyError, TypeError, ValueError) as e:
+                raise CorruptStreamError(f"header entry of {name!r} is malformed ({e})") from None
+            return dequantize_uniform(decode_best(sec.data, sec.method, n), FALLBACK_BITS, lo, hi)
+        model = model_of(stored, name)
+        return decode_grid(name, entry, sec, model, xyz, n, c)
 
     @staticmethod
     def _decode_sh_rest(sh: dict | None, sections: dict, n: int, d: int) -> np.ndarray:

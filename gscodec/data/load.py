@@ -14,30 +14,21 @@ def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> D
     cam*.mp4 -> Neural 3D Video; with transforms_train.json -> NeRF-synthetic (D-NeRF when its
     frames have times); with sparse/ -> COLMAP. Extra keywords go to that loader."""
     spec = str(path_or_name)
-    if spec == "builtin-dynamic" or spec.startswith("builtin-dynamic:"):
-        from gscodec.data.synthetic_dynamic import load_builtin_dynamic
-
-        if spec != "builtin-dynamic":
-            try:
-                kw.setdefault("resolution", int(spec.split(":", 1)[1]))
-            except ValueError:
-                raise InputError(f"bad built-in scene spec {spec!r}: use 'builtin-dynamic' or "
-                                 "'builtin-dynamic:RES' (e.g. builtin-dynamic:96)") from None
-        if kw.get("resolution", 96) < 8:
-            raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
-        return load_builtin_dynamic(downscale=downscale, **kw)
-    if spec == "builtin" or spec.startswith("builtin:"):
-        from gscodec.data.synthetic import load_builtin
-
-        if spec != "builtin":
-            try:
-                kw.setdefault("resolution", int(spec.split(":", 1)[1]))
-            except ValueError:
-                raise InputError(f"bad built-in scene spec {spec!r}: use 'builtin' or "
-                                 "'builtin:RES' (e.g. builtin:256)") from None
-        if kw.get("resolution", 128) < 8:
-            raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
-        return load_builtin(downscale=downscale, **kw)
+    for name, default_res in (("builtin-dynamic", 96), ("builtin", 128)):
+        if spec == name or spec.startswith(name + ":"):
+            if spec != name:
+                try:
+                    kw.setdefault("resolution", int(spec.split(":", 1)[1]))
+                except ValueError:
+                    raise InputError(f"bad built-in scene spec {spec!r}: use '{name}' or "
+                                     f"'{name}:RES' (e.g. {name}:{default_res})") from None
+            if kw.get("resolution", default_res) < 8:
+                raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
+            if name == "builtin":
+                from gscodec.data.synthetic import load_builtin
+            else:
+                from gscodec.data.synthetic_dynamic import load_builtin_dynamic as load_builtin
+            return load_builtin(downscale=downscale, **kw)
     root = Path(spec).expanduser()
     if not root.exists():
         raise InputError(f"dataset not found: {root} (expected a folder, 'builtin' or 'builtin:RES')")
