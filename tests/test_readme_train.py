@@ -1,5 +1,5 @@
 """Every `gscodec train` line of the README runs, from the command line, at a tiny size (a
-32x32 built-in scene, 30 iterations) and ends in a .gsz that decodes; every codec that trains
+32x32 built-in scene or a 16x16 built-in dynamic one, 30 iterations) and ends in a .gsz that decodes; every codec that trains
 has such a line. A real COLMAP capture runs the static-gscodec line at a down-scale."""
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def codec_of(argv: list[str]) -> str:
 
 def tiny(argv: list[str], dataset: str, out: Path, extra=()) -> list[str]:
     """The README's command with its placeholders filled and its length made tiny."""
-    argv = [dataset if a == "DATASET" else str(out) if a == "RUN/" else a for a in argv[2:]]
+    small = {"DATASET": dataset, "builtin-dynamic": "builtin-dynamic:16", "RUN/": str(out)}
+    argv = [small.get(a, a) for a in argv[2:]]
     if "--downscale" in argv:  # the README's factor is for a real capture; the tiny dataset sets its own
         i = argv.index("--downscale")
         del argv[i : i + 2]
