@@ -43,8 +43,10 @@ def register(sub) -> None:
     s.add_argument("reference", help="the original .ply")
     s.add_argument("decoded", help="a .gsz or a decoded .ply")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--cameras", help="a dataset folder (COLMAP / NeRF-synthetic / 'builtin'): its test views")
-    g.add_argument("--orbit", type=int, default=None, help="N orbit cameras around the scene (default 12)")
+    g.add_argument("--cameras", help="a dataset folder (COLMAP / NeRF-synthetic / 'builtin'; dynamic streams: a "
+                   "dynamic dataset, also scored against its ground truth per frame): its test views")
+    g.add_argument("--orbit", type=int, default=None, help="N orbit cameras around the scene (default 12; dynamic streams: "
+                   "their times step through the sequence)")
     s.add_argument("--resolution", type=int, default=256, help="orbit image size (pixels)")
     s.add_argument("--downscale", type=int, default=1, help="dataset image down-scale factor (with --cameras)")
     s.add_argument("--lpips-weights", default=None, help="LPIPS weights file (or GSCODEC_LPIPS_WEIGHTS)")
@@ -239,6 +241,22 @@ def cmd_eval(args) -> int:
 
     # anchor streams stay anchors: their neural Gaussians are rendered per view (renderable seam)
     ref, test = load_any(args.reference, keep_anchors=True), load_any(args.decoded, keep_anchors=True)
+    from gscodec.eval.dynamic import evaluate_sequences, is_sequence, print_sequence_report
+
+    if is_sequence(ref.scene) or is_sequence(test.scene):
+        ds = None
+        if args.cameras:
+            from gscodec.data.load import load_dataset
+
+            ds = load_dataset(args.cameras, downscale=args.downscale)
+        report = evaluate_sequences(ref, test, ds=ds, orbit=args.orbit or 12, resolution=args.resolution,
+                                    lpips_weights=args.lpips_weights)
+        print_sequence_report(report)
+        if args.json:
+            from gscodec.utils.io import atomic_write_text
+
+            atomic_write_text(args.json, json.dumps(report, indent=2))
+        return 0
     background = (0.0, 0.0, 0.0)
     if args.cameras:
         from gscodec.data.load import load_dataset

@@ -10,18 +10,24 @@ from gscodec.errors import InputError
 
 def load_dataset(path_or_name: str | os.PathLike, downscale: int = 1, **kw) -> Dataset:
     """'builtin' or 'builtin:RES' -> the built-in scene; 'builtin-dynamic' or
-    'builtin-dynamic:RES' -> the built-in dynamic scene; a folder with poses_bounds.npy +
+    'builtin-dynamic:RES[:FRAMES]' -> the built-in dynamic scene; a folder with poses_bounds.npy +
     cam*.mp4 -> Neural 3D Video; with transforms_train.json -> NeRF-synthetic (D-NeRF when its
     frames have times); with sparse/ -> COLMAP. Extra keywords go to that loader."""
     spec = str(path_or_name)
     for name, default_res in (("builtin-dynamic", 96), ("builtin", 128)):
         if spec == name or spec.startswith(name + ":"):
-            if spec != name:
+            if spec != name:  # builtin:RES, builtin-dynamic:RES or builtin-dynamic:RES:FRAMES
+                parts = spec.split(":")[1:]
                 try:
-                    kw.setdefault("resolution", int(spec.split(":", 1)[1]))
+                    if not 1 <= len(parts) <= (2 if name == "builtin-dynamic" else 1):
+                        raise ValueError
+                    kw.setdefault("resolution", int(parts[0]))
+                    if len(parts) == 2:
+                        kw.setdefault("n_frames", int(parts[1]))
                 except ValueError:
-                    raise InputError(f"bad built-in scene spec {spec!r}: use '{name}' or "
-                                     f"'{name}:RES' (e.g. {name}:{default_res})") from None
+                    form = f"'{name}:RES' or '{name}:RES:FRAMES'" if name == "builtin-dynamic" else f"'{name}:RES'"
+                    raise InputError(f"bad built-in scene spec {spec!r}: use '{name}' or {form} "
+                                     f"(e.g. {name}:{default_res})") from None
             if kw.get("resolution", default_res) < 8:
                 raise InputError(f"built-in scene resolution must be >= 8, got {kw['resolution']}")
             if name == "builtin":

@@ -6,5 +6,6 @@ from gscodec.scene.gaussian import (
     sh_degree_for_coeffs,
 )
 from gscodec.scene.ply import load_ply, save_ply
+from gscodec.scene.spacetime import SpacetimeScene, SpacetimeSequence
 
-__all__ = ["AnchorScene", "GaussianScene", "load_ply", "save_ply", "sh_coeffs_for_degree", "sh_degree_for_coeffs"]
+__all__ = ["AnchorScene", "GaussianScene", "SpacetimeScene", "SpacetimeSequence", "load_ply", "save_ply", "sh_coeffs_for_degree", "sh_degree_for_coeffs"]

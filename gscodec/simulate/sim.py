@@ -106,7 +106,7 @@ CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
 
 class SymbolGrid:
     """The symbol space shared by every simulation (needs self.cfg.bits and self.quantizers):
-    y = (x - origin) / step - center, integers near 0 once rounded."""
+    y = (x - origin) / step - center, integers near 0 once rounded; and their loss terms."""
 
     def center(self, name: str) -> int:
         return (2 ** int(self.cfg.bits[name]) - 1) // 2
@@ -121,6 +121,14 @@ class SymbolGrid:
 
     def from_symbols(self, name: str, k: torch.Tensor) -> torch.Tensor:
         return self.quantizers[name].dequantize(k + self.center(name))
+
+    # the loss terms every simulation adds (needs self.cfg.lambda_rate and self.mask)
+    def rate_loss(self, bits: torch.Tensor, elements: int) -> torch.Tensor:
+        """λ · mean bits per constrained element (GSCodec Studio eq. 5, weighted)."""
+        return self.cfg.lambda_rate * bits / max(elements, 1)
+
+    def aux_loss(self) -> torch.Tensor:
+        return self.mask.loss() if self.mask is not None and self.training else torch.zeros(())
 
 
 class CompressionSim(SymbolGrid, nn.Module):
@@ -198,13 +206,6 @@ class CompressionSim(SymbolGrid, nn.Module):
         res = from_channels(out, params["sh_rest"].shape[1])
         res["means"] = params["means"]
         return res, bits, elements
-
-    def rate_loss(self, bits: torch.Tensor, elements: int) -> torch.Tensor:
-        """λ · mean bits per constrained element (GSCodec Studio eq. 5, weighted)."""
-        return self.cfg.lambda_rate * bits / max(elements, 1)
-
-    def aux_loss(self) -> torch.Tensor:
-        return self.mask.loss() if self.mask is not None and self.training else torch.zeros(())
 
     def sh_active(self, sh_rest: torch.Tensor) -> torch.Tensor:
         """Bool [N]: which splats keep SH rest (all of them without a mask)."""

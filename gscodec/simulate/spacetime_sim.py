@@ -136,12 +136,6 @@ class SpacetimeSim(SymbolGrid, nn.Module):
         res["means"] = params["means"]
         return res, bits, elements
 
-    def rate_loss(self, bits: torch.Tensor, elements: int) -> torch.Tensor:
-        return self.cfg.lambda_rate * bits / max(elements, 1)
-
-    def aux_loss(self) -> torch.Tensor:
-        return self.mask.loss() if self.mask is not None and self.training else torch.zeros(())
-
     def state_for_checkpoint(self) -> dict:
         return {k: v.detach().cpu() for k, v in self.state_dict().items()}
 

@@ -39,23 +39,37 @@ def with_dynamic_simulation(cfg: SpacetimeTrainConfig, codec_obj, codec_config: 
 
 
 @torch.no_grad()
-def per_frame_scores(scene, ds: Dataset, indices: list[int], *, keep: set[int] = frozenset()) -> tuple[list[dict], dict]:
-    """[{frame, psnr, ssim}] averaged over the test views of each frame, and renders of the
-    views in `keep` (index -> image)."""
-    from gscodec.eval.metrics import psnr, ssim
+def per_frame_scores(scene, ds: Dataset, indices: list[int], *, keep: set[int] = frozenset(),
+                     lpips_weights: str | None = None) -> tuple[list[dict], dict]:
+    """[{frame, psnr, ssim[, lpips]}] averaged over the test views of each frame, and renders of
+    the views in `keep` (index -> image). LPIPS when weights are given (argument or
+    GSCODEC_LPIPS_WEIGHTS); without them the rows have no lpips key."""
+    from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
     from gscodec.scene.renderable import render_view
 
-    by_frame: dict[int, list[tuple[float, float]]] = {}
+    by_frame: dict[int, list[tuple]] = {}
     images = {}
+    use_lpips = True
     for i in indices:
         cam = ds.cameras[i]
-        img = render_view(scene, cam, background=ds.background).image.clamp(0, 1)
+        with torch.no_grad():
+            img = render_view(scene, cam, background=ds.background).image.clamp(0, 1)
         gt = ds.image(i)
-        by_frame.setdefault(cam.frame, []).append((float(psnr(img, gt)), float(ssim(img, gt))))
+        lp = None
+        if use_lpips:
+            try:
+                lp = float(lpips(img, gt, weights=lpips_weights))
+            except LpipsUnavailable:
+                use_lpips = False
+        by_frame.setdefault(cam.frame, []).append((float(psnr(img, gt)), float(ssim(img, gt)), lp))
         if i in keep:
             images[i] = img
-    rows = [{"frame": f, "psnr": float(np.mean([v[0] for v in vals])), "ssim": float(np.mean([v[1] for v in vals]))}
-            for f, vals in sorted(by_frame.items())]
+    rows = []
+    for f, vals in sorted(by_frame.items()):
+        row = {"frame": f, "psnr": float(np.mean([v[0] for v in vals])), "ssim": float(np.mean([v[1] for v in vals]))}
+        if use_lpips:
+            row["lpips"] = float(np.mean([v[2] for v in vals]))
+        rows.append(row)
     return rows, images
 
 
@@ -76,7 +90,7 @@ def train_gofs(ds: Dataset, cfg: SpacetimeTrainConfig, progress: bool = True) ->
 
 def train_and_compress_dynamic(ds: Dataset, cfg: SpacetimeTrainConfig, out_dir: str | Path, *,
                                codec: str = "dynamic-gscodec", codec_config: dict | None = None,
-                               progress: bool = True):
+                               progress: bool = True, lpips_weights: str | None = None):
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
     from gscodec.scene.spacetime import SpacetimeSequence
@@ -108,7 +122,7 @@ def train_and_compress_dynamic(ds: Dataset, cfg: SpacetimeTrainConfig, out_dir: 
     test = ds.test_indices
     show = [test[0], test[len(test) // 2], test[-1]] if test else []
     before, before_img = per_frame_scores(seq, ds, test, keep=set(show))
-    after, after_img = per_frame_scores(decoded, ds, test, keep=set(show))
+    after, after_img = per_frame_scores(decoded, ds, test, keep=set(show), lpips_weights=lpips_weights)
     raw = raw_bytes(seq)
     metrics = {
         "dataset": ds.name or str(ds.root), "codec": codec, "codec_config": codec_config, "motion": cfg.motion,
@@ -117,11 +131,12 @@ def train_and_compress_dynamic(ds: Dataset, cfg: SpacetimeTrainConfig, out_dir: 
         "splats_per_gof": [len(g) for g in seq.gofs],
         "uncompressed": {"psnr": _mean(before, "psnr"), "ssim": _mean(before, "ssim"), "bytes": raw,
                          "mbps": mbps(raw, ds.n_frames, ds.fps)},
-        "compressed": {"psnr": _mean(after, "psnr"), "ssim": _mean(after, "ssim"), "bytes": len(data),
+        "compressed": {"psnr": _mean(after, "psnr"), "ssim": _mean(after, "ssim"),
+                       "lpips": _mean(after, "lpips") if after and "lpips" in after[0] else None, "bytes": len(data),
                        "mbps": mbps(len(data), ds.n_frames, ds.fps), "bytes_per_frame": len(data) / ds.n_frames},
         "ratio": raw / len(data), "encode_seconds": encode_seconds, "decode_seconds": decode_seconds,
-        "per_frame": [{"frame": a["frame"], "psnr_uncompressed": a["psnr"], "psnr": b["psnr"], "ssim": b["ssim"]}
-                      for a, b in zip(before, after)],
+        "per_frame": [{"frame": a["frame"], "psnr_uncompressed": a["psnr"], "psnr": b["psnr"], "ssim": b["ssim"],
+                       **({"lpips": b["lpips"]} if "lpips" in b else {})} for a, b in zip(before, after)],
         "gof_scores": [t.history[-1] for t in trainers],
         "codec_stats": _jsonable(getattr(codec_obj, "last_stats", {})),
         "device": str(trainers[0].device),

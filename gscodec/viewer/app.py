@@ -150,18 +150,8 @@ class Viewer:
             ic.up_direction = tuple(-r[:, 1])
             ic.fov = float(vertical_fov(cam))
             return
-        up, side = self.up, _horizontal(self.up)
-        direction = side * np.cos(np.radians(30)) + up * np.sin(np.radians(30))
-        fov = np.radians(50.0)
-        radius = self.radius + (0.5 * np.linalg.norm(self._side_offset) if self.show == -1 else 0.0)
-        dist = radius / np.sin(fov / 2)
-        # aim a little right of the centre: the scene then sits in the space the panel leaves free
-        target = self.centre + np.cross(up, side) * 0.15 * dist
-        cam = self.server.initial_camera
-        cam.position = tuple(target + direction * dist)
-        cam.look_at = tuple(target)
-        cam.up_direction = tuple(up)
-        cam.fov = float(fov)
+        set_default_view(self.server.initial_camera, self.centre, self.radius, self.up,
+                         self._side_offset if self.show == -1 else None)
 
     def _add_splats(self, camera=None, view_dependent_only: bool = False) -> None:
         for i, src in enumerate(self.sources):
@@ -316,6 +306,23 @@ class Viewer:
         with torch.no_grad():
             img = render(scene, cam, background=self.dataset.background).image.clamp(0, 1)
         return float(psnr(img.cpu(), self.dataset.image(cam_index)))
+
+
+def set_default_view(cam, centre: np.ndarray, radius: float, up: np.ndarray,
+                     side_offset: np.ndarray | None = None) -> None:
+    """Point viser camera `cam` at the scene from 30 degrees above the horizon, far enough for
+    `radius` (plus half of `side_offset` when two copies stand side by side) to fit its view."""
+    side = _horizontal(up)
+    direction = side * np.cos(np.radians(30)) + up * np.sin(np.radians(30))
+    fov = np.radians(50.0)
+    radius = radius + (0.5 * np.linalg.norm(side_offset) if side_offset is not None else 0.0)
+    dist = radius / np.sin(fov / 2)
+    # aim a little right of the centre: the scene then sits in the space the panel leaves free
+    target = centre + np.cross(up, side) * 0.15 * dist
+    cam.position = tuple(target + direction * dist)
+    cam.look_at = tuple(target)
+    cam.up_direction = tuple(up)
+    cam.fov = float(fov)
 
 
 def _cam_label(ds, i: int) -> str:

@@ -116,6 +116,113 @@ def chromium_args(exe: str, profile: str, width: int, height: int) -> list[str]:
             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
 
 
+class BrowserPage:
+    """One headless-Chromium page on `url`, kept open for several captures (the player's test
+    changes the time or the mode between them: same browser, same camera)."""
+
+    def __init__(self, url: str, *, width: int = 1280, height: int = 800):
+        self.url, self.width, self.height = url, width, height
+        self.proc = self.tools = self._profile = self._log = None
+
+    def open(self) -> "BrowserPage":
+        exe = find_chromium()
+        if exe is None:
+            raise BrowserError("Chromium not found (apt-get install chromium, or set GSCODEC_CHROMIUM)")
+        self._profile = tempfile.mkdtemp(prefix="gscodec-chromium-")
+        self._log = tempfile.TemporaryFile()  # Chromium is chatty; a pipe nobody reads could block it
+        self.proc = subprocess.Popen(chromium_args(exe, self._profile, self.width, self.height),
+                                     stdout=subprocess.DEVNULL, stderr=self._log)
+        try:
+            self.tools = _DevTools(_page_ws_url(self.proc, Path(self._profile), self._log,
+                                                deadline=time.monotonic() + 30))
+            self.tools.call("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
+                            deviceScaleFactor=1, mobile=False)
+            self.tools.call("Page.enable")
+            self.tools.call("Page.navigate", url=self.url)
+        except (BrowserError, KeyboardInterrupt):
+            self.close()
+            raise
+        except Exception as e:
+            self.close()
+            raise BrowserError(f"headless Chromium failed: {type(e).__name__}: {e}") from e
+        return self
+
+    def capture(self, out: str | Path | None = None, *, timeout: float = 60.0,
+                ready: Callable[[np.ndarray], bool] | None = None, settle: int = 2,
+                interval: float = 1.0) -> np.ndarray:
+        """Capture every `interval` s until `ready(rgb)` holds for `settle` captures in a row;
+        write the last one to `out` (if given, also on failure, for diagnosis) and return it."""
+        ready = ready or (lambda rgb: drawn_fraction(rgb) > 0.01)
+        deadline, streak, png, rgb = time.monotonic() + timeout, 0, None, None
+        try:
+            while streak < settle and time.monotonic() < deadline:
+                time.sleep(interval)
+                left = max(5.0, deadline - time.monotonic())
+                try:  # software WebGL under load can take long over a frame: keep trying until deadline
+                    self.tools.call("Runtime.evaluate", timeout=left, expression=HIDE_NOTIFICATIONS)
+                    data = self.tools.call("Page.captureScreenshot", timeout=left, format="png")["data"]
+                except TimeoutError:
+                    continue
+                png = base64.b64decode(data)
+                rgb = decode_png(png)
+                streak = streak + 1 if ready(rgb) else 0
+        except (BrowserError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # websocket / OS errors of the browser session: one clear line
+            raise BrowserError(f"headless Chromium failed: {type(e).__name__}: {e}") from e
+        if png is None:
+            raise BrowserError(f"headless Chromium gave no capture of {self.url} within {timeout:.0f} s")
+        if out is not None:
+            out = Path(out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(png)
+        if streak < settle:
+            raise BrowserError(f"the page at {self.url} did not get ready within {timeout:.0f} s"
+                               + (f" (last capture: {out})" if out is not None else ""))
+        return rgb
+
+    def evaluate(self, expression: str, *, await_promise: bool = False, timeout: float = 60.0):
+        """The value of a JavaScript expression in the page (a promise awaited if asked)."""
+        try:
+            r = self.tools.call("Runtime.evaluate", timeout=timeout, expression=expression,
+                                awaitPromise=await_promise, returnByValue=True)
+        except (BrowserError, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            raise BrowserError(f"headless Chromium failed: {type(e).__name__}: {e}") from e
+        if "exceptionDetails" in r:
+            raise BrowserError(f"the page's script failed: {r['exceptionDetails'].get('text', '?')}")
+        return r.get("result", {}).get("value")
+
+    def close(self) -> None:
+        if self.tools is not None:
+            try:
+                self.tools.call("Browser.close", timeout=5)
+            except Exception:
+                pass
+            self.tools.close()
+            self.tools = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
+
+    def __enter__(self) -> "BrowserPage":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def screenshot(url: str, out: str | Path, *, width: int = 1280, height: int = 800,
                timeout: float = 60.0, ready: Callable[[np.ndarray], bool] | None = None,
                settle: int = 2, interval: float = 1.0) -> np.ndarray:
@@ -123,60 +230,14 @@ def screenshot(url: str, out: str | Path, *, width: int = 1280, height: int = 80
     holds for `settle` captures in a row, write the last capture to `out` (PNG), return it.
     Raises BrowserError when Chromium is missing or `timeout` passes (the last capture is
     still written, for diagnosis)."""
-    exe = find_chromium()
-    if exe is None:
-        raise BrowserError("Chromium not found (apt-get install chromium, or set GSCODEC_CHROMIUM)")
-    ready = ready or (lambda rgb: drawn_fraction(rgb) > 0.01)
-    out = Path(out)
-    profile = tempfile.mkdtemp(prefix="gscodec-chromium-")
-    log = tempfile.TemporaryFile()  # Chromium is chatty; a pipe nobody reads could block it
-    proc = subprocess.Popen(chromium_args(exe, profile, width, height),
-                            stdout=subprocess.DEVNULL, stderr=log)
-    tools = None
-    try:
-        tools = _DevTools(_page_ws_url(proc, Path(profile), log, deadline=time.monotonic() + 30))
-        tools.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                   deviceScaleFactor=1, mobile=False)
-        tools.call("Page.enable")
-        tools.call("Page.navigate", url=url)
-        deadline, streak, png, rgb = time.monotonic() + timeout, 0, None, None
-        while streak < settle and time.monotonic() < deadline:
-            time.sleep(interval)
-            left = max(5.0, deadline - time.monotonic())
-            try:  # software WebGL under load can take long over a frame: keep trying until deadline
-                tools.call("Runtime.evaluate", timeout=left, expression=HIDE_NOTIFICATIONS)
-                data = tools.call("Page.captureScreenshot", timeout=left, format="png")["data"]
-            except TimeoutError:
-                continue
-            png = base64.b64decode(data)
-            rgb = decode_png(png)
-            streak = streak + 1 if ready(rgb) else 0
-        if png is None:
-            raise BrowserError(f"headless Chromium gave no capture of {url} within {timeout:.0f} s")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(png)
-        if streak < settle:
-            raise BrowserError(f"the viewer page at {url} did not show the splats within "
-                               f"{timeout:.0f} s (last capture: {out})")
-        return rgb
-    except (BrowserError, KeyboardInterrupt):
-        raise
-    except Exception as e:  # websocket / OS errors of the browser session: one clear line
-        raise BrowserError(f"headless Chromium failed: {type(e).__name__}: {e}") from e
-    finally:
-        if tools is not None:
-            try:
-                tools.call("Browser.close", timeout=5)
-            except Exception:
-                pass
-            tools.close()
+    with BrowserPage(url, width=width, height=height) as page:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-        shutil.rmtree(profile, ignore_errors=True)
+            return page.capture(out, timeout=timeout, ready=ready, settle=settle, interval=interval)
+        except BrowserError as e:
+            if "did not get ready" in str(e):
+                raise BrowserError(f"the viewer page at {url} did not show the splats within "
+                                   f"{timeout:.0f} s (last capture: {out})") from None
+            raise
 
 
 def _page_ws_url(proc: subprocess.Popen, profile: Path, log, deadline: float) -> str:

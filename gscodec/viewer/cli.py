@@ -1,5 +1,8 @@
-"""`gscodec view FILE [FILE2]`: a local web viewer (viser; the browser renders the splats)."""
+"""`gscodec view FILE [FILE2]`: a local web viewer (viser; the browser renders the splats).
+Dynamic streams (a GOF index in the .gsz) open the 4D player instead (gscodec.viewer.player)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from gscodec.errors import InputError
 
@@ -8,8 +11,10 @@ UP_AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
 
 
 def register(sub) -> None:
-    s = sub.add_parser("view", help="open a .ply / .gsz (or two, to compare) in a local web viewer")
-    s.add_argument("file", help=".ply or .gsz (a .gsz is decoded on load)")
+    s = sub.add_parser("view", help="open a .ply / .gsz (or two, to compare) in a local web viewer; "
+                                    "dynamic streams in the 4D player")
+    s.add_argument("file", help=".ply or .gsz, or a run folder (its scene.gsz); a .gsz is decoded on load, a dynamic "
+                        "stream opens the 4D player")
     s.add_argument("file2", nargs="?", default=None,
                    help="a second scene (e.g. the decoded one) to toggle with, from the same camera")
     s.add_argument("--port", type=int, default=None,
@@ -30,14 +35,34 @@ def register(sub) -> None:
                         "the anchors' neural Gaussians")
     s.add_argument("--show", choices=["A", "B", "side"], default="A",
                    help="with two files: which to show first (side = side by side)")
+    s.add_argument("--frame", type=int, default=0,
+                   help="dynamic streams (the player): the frame to open at (default 0)")
+    s.add_argument("--mode", choices=["rgb", "depth"], default="rgb",
+                   help="dynamic streams: open in RGB (splats in the browser) or depth mode")
+    s.add_argument("--play", action="store_true", help="dynamic streams: start playing at once")
+    s.add_argument("--measure", type=float, default=None, metavar="SECONDS",
+                   help="dynamic streams: play this long in headless Chromium, print the frame rates reached "
+                        "and the bytes sent per frame (JSON), and exit")
     s.set_defaults(fn=cmd_view)
 
 
 def cmd_view(args) -> int:
     from gscodec.viewer.app import Viewer
+    from gscodec.viewer.dynamic import is_dynamic
     from gscodec.viewer.sources import StaticSource
 
-    sources = [StaticSource.load(p, sh_export=args.sh_export) for p in [args.file, args.file2] if p is not None]
+    paths = [_scene_file(p) for p in [args.file, args.file2] if p is not None]
+    dynamic = [is_dynamic(p) for p in paths]
+    if any(dynamic):
+        if not all(dynamic):
+            static = paths[dynamic.index(False)]
+            raise InputError(f"{static} is not a dynamic stream: the player compares two dynamic streams "
+                             "(view static scenes on their own)")
+        return _cmd_player(args, paths)
+    if args.frame or args.mode != "rgb" or args.play or args.measure is not None:
+        raise InputError("--frame / --mode / --play / --measure are for dynamic streams; "
+                         f"{args.file} is a static scene")
+    sources = [StaticSource.load(p, sh_export=args.sh_export) for p in paths]
     if args.show != "A" and len(sources) < 2:
         raise InputError("--show B / side needs two files")
     dataset = None
@@ -59,6 +84,64 @@ def cmd_view(args) -> int:
         print("\nstopping the viewer")
     finally:
         viewer.stop()
+    return 0
+
+
+def _scene_file(path: str) -> str:
+    """A file as given; a run folder (`gscodec train -o RUN/`) -> its RUN/scene.gsz."""
+    p = Path(path)
+    if p.is_dir():
+        if not (p / "scene.gsz").is_file():
+            raise InputError(f"{p}: a folder without scene.gsz (give a .ply or .gsz, or a run folder)")
+        return str(p / "scene.gsz")
+    return path
+
+
+def _cmd_player(args, paths: list[str]) -> int:
+    """The 4D player on one or two dynamic streams (gscodec.viewer.player)."""
+    from gscodec.viewer.dynamic import DynamicSource
+    from gscodec.viewer.player import Player
+
+    if args.cameras or args.camera:
+        raise InputError("--cameras / --camera are not supported by the player yet (dynamic streams)")
+    if args.sh_export:
+        raise InputError("--sh-export is for anchor streams; a dynamic stream's colours are baked per frame")
+    if args.measure is not None:
+        return _measure(paths, args.measure)
+    sources = [DynamicSource.load(p) for p in paths]
+    if args.show != "A" and len(sources) < 2:
+        raise InputError("--show B / side needs two files")
+    if not 0 <= args.frame < sources[0].n_frames:
+        raise InputError(f"--frame {args.frame}: {sources[0].name} has frames 0..{sources[0].n_frames - 1}")
+    up = UP_AXES[args.up] if args.up else None
+    player = Player(sources, host=args.host, port=args.port, up=up, show={"A": 0, "B": 1, "side": -1}[args.show],
+                    frame=args.frame, mode=args.mode, verbose=args.screenshot is None)
+    try:
+        player.start()
+        if args.screenshot:
+            return _screenshot(player, args.screenshot)
+        if args.play:
+            player.play()
+        player.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopping the player")
+    finally:
+        player.stop()
+    return 0
+
+
+def _measure(paths: list[str], seconds: float) -> int:
+    import json
+
+    from gscodec.viewer.browser import BrowserError
+    from gscodec.viewer.measure import measure_playback
+
+    if len(paths) != 1 or not seconds > 0:
+        raise InputError("--measure SECONDS (> 0) plays one dynamic stream")
+    try:
+        print(json.dumps(measure_playback(paths[0], seconds=seconds)))
+    except BrowserError as e:
+        raise InputError(f"measuring playback failed: {e}") from e
     return 0
 
 

@@ -30,3 +30,19 @@ def source_markdown(info: dict) -> str:
 def dataset_markdown(ds) -> str:
     return (f"{len(ds.cameras)} cameras: {len(ds.train_indices)} train, {len(ds.test_indices)} test. "
             "Jump to one to see the PSNR of the shown scene against its ground-truth image.")
+
+
+def dynamic_markdown(info: dict) -> str:
+    """A dynamic stream: size, frames, bitrate, and one row per GOF (frames, splats, bytes,
+    Mbps over that GOF's duration), as `gscodec info` reports them."""
+    rows = [("file size", f"{_size(info['bytes'])} ({info['bytes']:,} B)"),
+            ("codec", info.get("codec", "?")),
+            ("frames", f"{info['n_frames']} at {info['fps']:g} fps ({info['seconds']:.2f} s)"),
+            ("bitrate", f"{info['mbps']:.3f} Mbps"),
+            ("splats (all GOFs)", f"{info['splats']:,}")]
+    lines = ["| | |", "|:--|--:|"] + [f"| {k} | {v} |" for k, v in rows]
+    lines += ["", "| GOF | frames | splats | bytes | Mbps |", "|:--|:--|--:|--:|--:|"]
+    for r in info["gofs"]:
+        f0, f1 = r["frames"]
+        lines.append(f"| {r['gof']} | {f0}-{f1 - 1} | {r['splats']:,} | {r['bytes']:,} | {r['mbps']:.3f} |")
+    return "\n".join(lines)

@@ -8,8 +8,9 @@ plug in without touching it:
   spawns its neural Gaussians per camera through the renderable-scene seam
   (gscodec.scene.renderable); it sets `view_dependent = True` and the viewer calls
   `splats(camera)` again when the view moves (`sh_export=True`: the SH-fitted PLY export instead);
-* dynamic scenes (a later issue) will add a time range and a `time` argument, and the viewer a
-  timeline.
+* dynamic streams (Spacetime Gaussians, a GOF index) are not a SceneSource: they have a
+  timeline, and `gscodec.viewer.dynamic.DynamicSource` feeds the 4D player
+  (`gscodec.viewer.player`) frame by frame instead.
 """
 from __future__ import annotations
 
