@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.gscodec-installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	@$(PY) -m pip install -q -e ".[test]"
+	@$(PY) -m pip install -q -e ".[test,ray]"
 	@$(PY) -c "import torch; print('gscodec installed; torch', torch.__version__)"
 	@touch $@
 

@@ -11,6 +11,15 @@ def register(sub) -> None:
     s.add_argument("--dry-run", action="store_true", help="list the jobs (run / skip) and stop")
     s.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     s.add_argument("--progress", action="store_true", help="show training / rendering progress bars")
+    s.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: the jobs one after another here (default); ray: each job a Ray task "
+                        "(pip install gscodec[ray])")
+    s.add_argument("--address", default=None,
+                   help="with --engine ray: the Ray cluster to use (e.g. HOST:6379 or auto; default: a Ray "
+                        "started here on every core)")
+    s.add_argument("--work", default=None,
+                   help="trained scenes and job files (default: the spec's 'work', else OUT/work); a path every "
+                        "node sees on a cluster")
     s.set_defaults(fn=cmd_bench)
 
     s = sub.add_parser("report", help="tables (Markdown) and plots (PNG) from bench results, re-running nothing")
@@ -27,7 +36,7 @@ def cmd_bench(args) -> int:
 
     spec = load_spec(args.spec)
     summary = run_bench(spec, args.out, retry_failed=not args.skip_failed, progress=args.progress,
-                        dry_run=args.dry_run)
+                        dry_run=args.dry_run, engine=args.engine, address=args.address, work=args.work)
     if args.dry_run:
         print(f"{summary['jobs']} jobs, {summary['skipped']} already done")
         return 0

@@ -10,6 +10,11 @@ A spec (TOML, or YAML when PyYAML is installed) looks like:
     # lpips_weights = "alex.pth"     # optional; else GSCODEC_LPIPS_WEIGHTS; else LPIPS is skipped
     # references = ["HAC"]           # published series to show (default: all for the dataset)
     # notes = "..."                  # free text copied into the report
+    # work = "/shared/gscodec-work"  # trained scenes and job files (default OUT/work; shared on a cluster)
+
+    [resources]                      # what each job asks of a Ray cluster (--engine ray); optional
+    num_cpus = 1                     # also the job's torch / numba threads
+    # num_gpus = 1 ; memory = 4e9    # default: a GPU for jobs that train when the cluster has one
 
     [train]                          # TrainConfig fields for every dataset scene
     iterations = 1000
@@ -27,247 +32,47 @@ A spec (TOML, or YAML when PyYAML is installed) looks like:
     rate_param = "quality"           # the setting that varies ...
     rates = [1, 3, 5]                # ... over these rate points (quality levels, lambdas, ...)
     # train_with_compression = true  # a codec trained per rate point (default: the codec says)
+    # resources = { num_cpus = 2 }   # this codec's jobs (over [resources])
 
 Post-training codecs reuse ONE trained scene per (scene, training config), cached as
-`OUT/work/trained/<scene>-<hash>/scene.ply`; codecs that train with compression are trained
-per rate point. Each job encodes, decodes from the written file alone, renders the test views
+`WORK/trained/<scene>-<hash>/scene.ply` (WORK: `--work`, else the spec's `work`, else
+OUT/work); codecs that train with compression are trained per rate point. Each job encodes, decodes from the written file alone, renders the test views
 and records PSNR / SSIM / LPIPS, size, section breakdown, splat count, times and device.
 Results are appended to `OUT/results.jsonl`; a re-run skips jobs already recorded as `ok`
 with the same configuration (resume), and a failing job is recorded with its error while the
-others go on.
+others go on. Jobs run one after another in this process (`engine="local"`), or as Ray tasks
+(`engine="ray"`, gscodec/eval/ray_engine.py); both write the same records.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import math
 import os
 import platform
-import re
+import socket
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
-    import tomli as tomllib
-
 from gscodec.errors import InputError
+from gscodec.eval.spec import (  # noqa: F401 - re-exported: the harness is where callers find the spec
+    CodecSpec,
+    Job,
+    Resources,
+    SceneSpec,
+    Spec,
+    _is_dynamic,
+    _slug,
+    expand_jobs,
+    load_spec,
+    spec_from_dict,
+    train_hash,
+)
 
+ENGINES = ("local", "ray")
 RESULTS_NAME = "results.jsonl"
 SPEC_NAME = "spec.json"
-
-
-# ---- spec ------------------------------------------------------------------------------
-@dataclass
-class SceneSpec:
-    name: str
-    source: str
-    dataset: str = ""
-    downscale: int = 1
-    train: dict = field(default_factory=dict)
-
-    @property
-    def is_ply(self) -> bool:
-        return self.source.lower().endswith(".ply")
-
-
-@dataclass
-class CodecSpec:
-    label: str
-    name: str
-    config: dict = field(default_factory=dict)
-    rate_param: str | None = None
-    rates: list = field(default_factory=lambda: [None])
-    train_with_compression: bool | None = None
-
-
-@dataclass
-class Spec:
-    name: str
-    out: str
-    scenes: list[SceneSpec]
-    codecs: list[CodecSpec]
-    train: dict = field(default_factory=dict)
-    anchor: str | None = None
-    views: int = 12
-    resolution: int = 128
-    lpips_weights: str | None = None
-    references: list[str] | None = None  # published methods to show (None: all for the dataset)
-    notes: str = ""  # free text copied into the report
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _read_spec_file(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: no such spec file")
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise InputError(f"{path}: YAML specs need PyYAML (pip install pyyaml); or write it as TOML") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError(f"{path}: invalid YAML ({e})") from None
-    else:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(f"{path}: invalid TOML ({e})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a spec must be a table/mapping at the top level")
-    return data
-
-
-def _slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]+", "_", str(s)).strip("_") or "x"
-
-
-def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
-    known = {"name", "out", "scene", "scenes", "codec", "codecs", "train", "anchor", "views", "resolution",
-             "lpips_weights", "references", "notes"}
-    unknown = set(data) - known
-    if unknown:
-        raise InputError(f"spec: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-    name = str(data.get("name", default_name))
-    scenes_raw = data.get("scene", data.get("scenes", []))
-    codecs_raw = data.get("codec", data.get("codecs", []))
-    if not scenes_raw:
-        raise InputError("spec: no [[scene]] entries")
-    if not codecs_raw:
-        raise InputError("spec: no [[codec]] entries")
-    scenes = []
-    for i, s in enumerate(scenes_raw):
-        s = _spec_entry(s, i, "scene", "source", SceneSpec)
-        src = str(s["source"])
-        sname = str(s.get("name") or Path(src).stem or src)
-        scenes.append(SceneSpec(name=sname, source=src, dataset=str(s.get("dataset") or sname),
-                                downscale=int(s.get("downscale", 1)), train=dict(s.get("train", {}))))
-    codecs = []
-    for i, c in enumerate(codecs_raw):
-        c = _spec_entry(c, i, "codec", "name", CodecSpec)
-        rates = c.get("rates")
-        rate_param = c.get("rate_param")
-        if rates is None:
-            rates = [None]
-        elif rate_param is None:
-            raise InputError(f"spec: codec {i} lists rates but no rate_param (e.g. 'quality' or 'lambda')")
-        if not isinstance(rates, list) or not rates:
-            raise InputError(f"spec: codec {i}: rates must be a non-empty list")
-        codecs.append(CodecSpec(label=str(c.get("label") or c["name"]), name=str(c["name"]),
-                                config=dict(c.get("config", {})), rate_param=rate_param, rates=list(rates),
-                                train_with_compression=c.get("train_with_compression")))
-    for what, labels in (("scene", [s.name for s in scenes]), ("codec", [c.label for c in codecs])):
-        dup = {x for x in labels if labels.count(x) > 1}
-        if dup:
-            raise InputError(f"spec: duplicate {what} names {', '.join(sorted(dup))} (give each a label)")
-    anchor = data.get("anchor")
-    if anchor is not None and anchor not in [c.label for c in codecs]:
-        raise InputError(f"spec: anchor {anchor!r} is not a codec label")
-    return Spec(name=name, out=str(data.get("out") or f"runs/bench/{_slug(name)}"), scenes=scenes, codecs=codecs,
-                train=dict(data.get("train", {})), anchor=anchor, views=int(data.get("views", 12)),
-                resolution=int(data.get("resolution", 128)), lpips_weights=data.get("lpips_weights") or None,
-                references=data.get("references"), notes=str(data.get("notes", "")).strip())
-
-
-def load_spec(path: str | Path) -> Spec:
-    path = Path(path)
-    return spec_from_dict(_read_spec_file(path), default_name=path.stem)
-
-
-# ---- jobs ------------------------------------------------------------------------------
-def _spec_entry(raw, i: int, kind: str, key: str, spec_cls) -> dict:
-    """One [[scene]] / [[codec]] table of a spec: a bare string means {key: string}; the key is
-    required and unknown keys are refused."""
-    entry = {key: raw} if isinstance(raw, str) else raw
-    if not isinstance(entry, dict) or key not in entry:
-        raise InputError(f"spec: {kind} {i} has no '{key}'")
-    bad = set(entry) - {f.name for f in dataclasses.fields(spec_cls)}
-    if bad:
-        raise InputError(f"spec: {kind} {i}: unknown keys {', '.join(sorted(bad))}")
-    return entry
-
-
-def _hash(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-@dataclass
-class Job:
-    scene: SceneSpec
-    codec: CodecSpec
-    rate: object
-    train_config: dict  # resolved TrainConfig fields ({} for .ply scenes)
-    codec_config: dict  # fixed config + the rate point
-    trains: bool  # trains with compression (per rate point)
-
-    @property
-    def rate_label(self) -> str:
-        return "-" if self.codec.rate_param is None else f"{self.codec.rate_param}={self.rate}"
-
-    @property
-    def key(self) -> str:
-        return f"{self.scene.name}|{self.codec.label}|{self.rate_label}"
-
-    @property
-    def config_hash(self) -> str:
-        from gscodec.codecs.registry import codec_version
-
-        return _hash({"source": self.scene.source, "downscale": self.scene.downscale, "train": self.train_config,
-                      "codec": self.codec.name, "codec_version": codec_version(self.codec.name),
-                      "codec_config": self.codec_config, "trains": self.trains})
-
-    @property
-    def slug(self) -> str:
-        return _slug(f"{self.scene.name}-{self.codec.label}-{self.rate_label}")
-
-
-def _codec_cls(codec: CodecSpec):
-    from gscodec.codecs.registry import codec_class
-
-    try:
-        return codec_class(codec.name)
-    except InputError:  # an unknown codec fails in its jobs, with the registry's message
-        return None
-
-
-def _codec_trains(codec: CodecSpec) -> bool:
-    if codec.train_with_compression is not None:
-        return bool(codec.train_with_compression)
-    return bool(getattr(_codec_cls(codec), "trains_with_compression", False))
-
-
-def _is_dynamic(codec: CodecSpec) -> bool:
-    """Codecs of Spacetime Gaussians (dynamic-gscodec): their [train] table holds
-    SpacetimeTrainConfig fields (iterations per GOF, gof, ...) and their scenes are dynamic."""
-    return getattr(_codec_cls(codec), "representation", "gaussians") == "spacetime"
-
-
-def expand_jobs(spec: Spec) -> list[Job]:
-    from gscodec.train.config import TrainConfig
-    from gscodec.train.spacetime import SpacetimeTrainConfig
-
-    jobs = []
-    for s in spec.scenes:
-        raw = {**spec.train, **s.train}
-        for c in spec.codecs:
-            cfg_cls = SpacetimeTrainConfig if _is_dynamic(c) else TrainConfig
-            train_cfg = {} if s.is_ply else cfg_cls.from_dict(raw).to_dict()
-            trains = _codec_trains(c)
-            for r in c.rates:
-                cfg = dict(c.config)
-                if c.rate_param is not None:
-                    cfg[c.rate_param] = r
-                jobs.append(Job(s, c, r, train_cfg, cfg, trains))
-    return jobs
 
 
 def read_results(path: str | Path) -> list[dict]:
@@ -307,9 +112,9 @@ def _append(path: Path, record: dict) -> None:
 class Context:
     """Shared state of one bench run: loaded datasets and trained scenes are reused by jobs."""
 
-    def __init__(self, spec: Spec, out_dir: Path, progress: bool = False):
-        self.spec, self.out, self.progress = spec, out_dir, progress
-        self.work = out_dir / "work"
+    def __init__(self, spec: Spec, out_dir: Path, progress: bool = False, work: str | Path | None = None):
+        self.spec, self.out, self.progress = spec, Path(out_dir), progress
+        self.work = Path(work or spec.work or self.out / "work")
         self._datasets: dict = {}
         self._trained: dict = {}
         self._warmed: set = set()
@@ -342,7 +147,7 @@ class Context:
         from gscodec.train.trainer import Trainer
         from gscodec.utils.io import atomic_write_text
 
-        h = _hash({"source": scene.source, "downscale": scene.downscale, "train": train_config})
+        h = train_hash(scene, train_config)
         k = (scene.name, h)
         if k in self._trained:
             return self._trained[k]
@@ -520,10 +325,58 @@ def _environment() -> dict:
             "machine": platform.machine(), "threads": torch.get_num_threads()}
 
 
+def _default_device() -> str:
+    """The device a job here would use: what a record says when the job itself could not say."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def execute_job(job: Job, ctx: Context, fn: JobFn, env: dict, node: dict) -> dict:
+    """Run one job where it stands (this process, or a Ray worker) and return the part of its
+    record the job decides: status with metrics or the error, its time, where it ran, on what."""
+    t0 = time.perf_counter()
+    try:
+        out = {"status": "ok", **fn(job, ctx)}
+    except Exception as e:  # recorded; the other jobs go on
+        tb = traceback.format_exc().strip().splitlines()
+        out = {"status": "error", "error": f"{type(e).__name__}: {e}", "traceback": tb[-15:]}
+    out["job_seconds"] = time.perf_counter() - t0
+    out["env"], out["node"] = env, node
+    out.setdefault("device", _default_device())
+    return out
+
+
+def _base_record(j: Job, spec: Spec, engine: str) -> dict:
+    return {"key": j.key, "config_hash": j.config_hash, "run": spec.name, "scene": j.scene.name,
+            "source": j.scene.source, "dataset": j.scene.dataset, "codec": j.codec.label,
+            "codec_name": j.codec.name, "codec_config": j.codec_config, "rate_param": j.codec.rate_param,
+            "rate": j.rate, "trains_with_compression": j.trains, "train_config": j.train_config, "engine": engine}
+
+
+def log_outcome(rec: dict, log: Callable[[str], None], head: str = "    ") -> None:
+    if rec["status"] == "ok":
+        log(f"{head}ok: {rec.get('bytes', 0):,} B, PSNR {rec.get('psnr', float('nan')):.2f} dB, "
+            f"SSIM {rec.get('ssim', float('nan')):.4f}  ({rec['job_seconds']:.1f} s)")
+    else:
+        log(f"{head}FAILED: {rec['error']}")
+
+
 def run_bench(spec: Spec, out_dir: str | Path | None = None, *, job_fn: JobFn | None = None,
               retry_failed: bool = True, progress: bool = False, log: Callable[[str], None] | None = print,
-              dry_run: bool = False) -> dict:
-    """Run (or resume) every job of `spec`; returns {'results': path, 'ran', 'skipped', 'failed'}."""
+              dry_run: bool = False, engine: str = "local", address: str | None = None,
+              work: str | Path | None = None, train_fn: Callable | None = None, max_retries: int = 3) -> dict:
+    """Run (or resume) every job of `spec`; returns {'results': path, 'ran', 'skipped', 'failed'}.
+
+    engine "local" runs the jobs here one after another; "ray" runs each as a Ray task (on the
+    cluster at `address`, else on a Ray started in this process), retried `max_retries` times
+    when its worker dies; `train_fn` is the Ray engine's shared-training step (tests). Either way
+    this process alone appends the records, one per job as it finishes, so a run stopped at any
+    point keeps what finished and a re-run skips it. `work` overrides the spec's work folder."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if address and engine != "ray":
+        raise InputError("--address needs --engine ray")
     out = Path(out_dir or spec.out)
     jobs = expand_jobs(spec)
     results = out / RESULTS_NAME
@@ -541,40 +394,39 @@ def run_bench(spec: Spec, out_dir: str | Path | None = None, *, job_fn: JobFn | 
         for j in jobs:
             log(f"{'run ' if j in todo else 'skip'}  {j.key}  ({'train+codec' if j.trains else 'post-training'})")
         return summary
+    if engine == "ray":
+        from gscodec.eval import ray_engine
+
+        ray_engine.import_ray()  # fails in one line before anything is written
     out.mkdir(parents=True, exist_ok=True)
     from gscodec.utils.io import atomic_write_text
 
     atomic_write_text(out / SPEC_NAME, json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
     if summary["skipped"]:
         log(f"resume: {summary['skipped']} of {len(jobs)} jobs already done in {results}")
-    ctx = Context(spec, out, progress=progress)
     fn = job_fn or run_job
-    env = _environment()
-    for n, j in enumerate(todo, 1):
-        base = {"key": j.key, "config_hash": j.config_hash, "run": spec.name, "scene": j.scene.name,
-                "source": j.scene.source, "dataset": j.scene.dataset, "codec": j.codec.label,
-                "codec_name": j.codec.name, "codec_config": j.codec_config, "rate_param": j.codec.rate_param,
-                "rate": j.rate, "trains_with_compression": j.trains, "train_config": j.train_config, "env": env}
-        log(f"[{n}/{len(todo)}] {j.key} ...")
-        t0 = time.perf_counter()
-        try:
-            metrics = fn(j, ctx)
-            rec = {**base, "status": "ok", **metrics}
-        except Exception as e:  # recorded; the other jobs go on
-            tb = traceback.format_exc().strip().splitlines()
-            rec = {**base, "status": "error", "error": f"{type(e).__name__}: {e}", "traceback": tb[-15:]}
-            summary["failed"] += 1
-        rec["job_seconds"] = time.perf_counter() - t0
+
+    def finish(j: Job, outcome: dict) -> dict:
+        rec = {**_base_record(j, spec, engine), **outcome}
         rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         _append(results, rec)
         summary["ran"] += 1
-        if rec["status"] == "ok":
-            log(f"    ok: {rec.get('bytes', 0):,} B, PSNR {rec.get('psnr', float('nan')):.2f} dB, "
-                f"SSIM {rec.get('ssim', float('nan')):.4f}  ({rec['job_seconds']:.1f} s)")
-        else:
-            log(f"    FAILED: {rec['error']}")
+        summary["failed"] += rec["status"] != "ok"
+        return rec
+
+    if engine == "ray":
+        if todo:  # nothing to run: no Ray to start
+            ray_engine.run_ray(spec, out, todo, finish, job_fn=fn, train_fn=train_fn, work=work,
+                               address=address, progress=progress, log=log, max_retries=max_retries)
+        return summary
+    ctx = Context(spec, out, progress=progress, work=work)
+    env, node = _environment(), {"host": socket.gethostname()}
+    for n, j in enumerate(todo, 1):
+        log(f"[{n}/{len(todo)}] {j.key} ...")
+        log_outcome(finish(j, execute_job(j, ctx, fn, env, node)), log)
     return summary
 
 
-__all__ = ["CodecSpec", "Context", "Job", "SceneSpec", "Spec", "evaluate_views", "expand_jobs", "latest_records",
-           "load_spec", "read_results", "run_bench", "run_job", "spec_from_dict"]
+__all__ = ["CodecSpec", "Context", "Job", "Resources", "SceneSpec", "Spec", "evaluate_views", "execute_job",
+           "expand_jobs", "latest_records", "load_spec", "read_results", "run_bench", "run_job", "spec_from_dict",
+           "train_hash"]
