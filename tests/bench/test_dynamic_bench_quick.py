@@ -22,6 +22,7 @@ def test_quick_dynamic_bench_writes_every_row_and_the_summary(tmp_path, monkeypa
     assert len(rows) == 8 and all(r["psnr"] > 5 for r in rows.values())
     coded = [r for r in rows.values() if r["kind"] == "dynamic-gscodec"]
     assert len(coded) == 4 and all(r["bytes"] > 0 and r["mbps"] > 0 for r in coded)
+    assert (doc["meta"]["resolution"], doc["meta"]["iterations"], doc["meta"]["frames"]) == (16, 12, 6)  # given win
     s = doc["summary"]
     for key in ("ratio_vs_raw_stg", "psnr_delta_vs_raw_stg_db", "long_over_short_gof_size", "mbps",
                 "per_frame_static_over_dynamic_size", "table_viii"):
