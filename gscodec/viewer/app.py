@@ -66,56 +66,52 @@ def _import_viser():
     return viser
 
 
-class Viewer:
-    """Serve `sources` (one or two) at http://host:port. With a dataset, the panel jumps to its
-    cameras and shows the PSNR of the shown scene against the ground truth at a matching view."""
+class ServedApp:
+    """What the static viewer and the 4D player share: the port chosen before any work (with the
+    fallback note), the framing of the first scene, one viser server and its lifecycle (start,
+    stop, serve_forever, a context manager). A subclass sets LABEL / BANNER / NOUN, fills the
+    server in `_populate()`, and stops its own threads in `_close()`, before the server stops."""
 
-    def __init__(self, sources: list[SceneSource], dataset=None, *, host: str = "127.0.0.1",
-                 port: int | None = None, up: np.ndarray | None = None, show: int = 0,
-                 verbose: bool = True):
-        if not 1 <= len(sources) <= 2:
-            raise InputError(f"the viewer shows one or two scenes, got {len(sources)}")
-        self.sources, self.dataset, self.host, self.verbose = list(sources), dataset, host, verbose
+    LABEL, BANNER, NOUN = "gscodec view", "gscodec view", "viewer"
+
+    def _serve_on(self, host: str, port: int | None, verbose: bool) -> None:
+        self.host, self.verbose = host, verbose
         self.port, note = choose_port(host, port)
         if note and verbose:
             print(f"note: {note}")
         self.server = None
-        self.handles: list = []
-        if show not in (0, 1, -1) or (show != 0 and len(sources) < 2):
-            raise InputError("showing B or both side by side needs two scenes")
-        self.show = show  # index into sources, or -1 for side by side
-        self._psnr_cache: dict[tuple[int, int], float] = {}
-        self._lock = threading.Lock()  # one view-dependent refresh at a time
-        self._psnr_lock = threading.Lock()  # camera callbacks run in a thread pool
         self._stopped = threading.Event()
-        first = sources[0].splats(None)
+
+    def _frame_scene(self, first, up: np.ndarray | None, dataset=None) -> None:
         self.centre, self.radius = _frame(first)
         self.up = _up_vector(up, dataset)
         self._side_offset = _side_offset(first, self.up)
 
-    # ---- lifecycle ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
         host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
         return f"http://{host}:{self.port}"
 
-    def start(self) -> "Viewer":
+    def start(self):
         viser = _import_viser()
-        self.server = viser.ViserServer(host=self.host, port=self.port, label="gscodec view",
-                                        verbose=False)
+        self.server = viser.ViserServer(host=self.host, port=self.port, label=self.LABEL, verbose=False)
         self.port = int(self.server.get_port())
         self.server.scene.set_up_direction(tuple(float(v) for v in self.up))
-        self._set_initial_camera()
-        self._add_splats()
-        self._build_panel()
-        self.server.on_client_connect(self._on_connect)
+        self._populate()
         if self.verbose:
-            print(f"gscodec view: {self.url}  (Ctrl-C to stop)")
+            print(f"{self.BANNER}: {self.url}  (Ctrl-C to stop)")
         return self
+
+    def _populate(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Stop what the subclass runs beside the server (nothing by default)."""
 
     def stop(self) -> None:
         if self.server is not None and not self._stopped.is_set():
             self._stopped.set()
+            self._close()
             self.server.stop()
 
     def serve_forever(self) -> None:
@@ -124,15 +120,43 @@ class Viewer:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             if self.verbose:
-                print("\nstopping the viewer")
+                print(f"\nstopping the {self.NOUN}")
         finally:
             self.stop()
 
-    def __enter__(self) -> "Viewer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Viewer(ServedApp):
+    """Serve `sources` (one or two) at http://host:port. With a dataset, the panel jumps to its
+    cameras and shows the PSNR of the shown scene against the ground truth at a matching view."""
+
+    def __init__(self, sources: list[SceneSource], dataset=None, *, host: str = "127.0.0.1",
+                 port: int | None = None, up: np.ndarray | None = None, show: int = 0,
+                 verbose: bool = True):
+        if not 1 <= len(sources) <= 2:
+            raise InputError(f"the viewer shows one or two scenes, got {len(sources)}")
+        self.sources, self.dataset = list(sources), dataset
+        self._serve_on(host, port, verbose)
+        self.handles: list = []
+        if show not in (0, 1, -1) or (show != 0 and len(sources) < 2):
+            raise InputError("showing B or both side by side needs two scenes")
+        self.show = show  # index into sources, or -1 for side by side
+        self._psnr_cache: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()  # one view-dependent refresh at a time
+        self._psnr_lock = threading.Lock()  # camera callbacks run in a thread pool
+        self._frame_scene(sources[0].splats(None), up, dataset)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def _populate(self) -> None:
+        self._set_initial_camera()
+        self._add_splats()
+        self._build_panel()
+        self.server.on_client_connect(self._on_connect)
 
     # ---- scene -------------------------------------------------------------------------------
     def start_at(self, index: int) -> None:

@@ -27,12 +27,8 @@ from gscodec.errors import InputError
 from gscodec.viewer.app import (
     LETTERS,
     SIDE_BY_SIDE,
-    _frame,
-    _import_viser,
+    ServedApp,
     _in_frame,
-    _side_offset,
-    _up_vector,
-    choose_port,
     set_default_view,
 )
 from gscodec.viewer.cameras import camera_from_view
@@ -47,8 +43,10 @@ FPS_WINDOW = 12  # frame changes the achieved rate is measured over
 DEPTH_MAX_SIDE = 320  # depth frames render at most this wide / high (CPU), the browser scales them up
 
 
-class Player:
+class Player(ServedApp):
     """Serve one or two dynamic sources at http://host:port with timeline controls."""
+
+    LABEL, BANNER, NOUN = "gscodec player", "gscodec view (player)", "player"
 
     def __init__(self, sources: list[DynamicSource], *, host: str = "127.0.0.1", port: int | None = None,
                  up: np.ndarray | None = None, show: int = 0, frame: int = 0, mode: str = "RGB",
@@ -58,41 +56,25 @@ class Player:
             raise InputError(f"the player shows one or two streams, got {len(sources)}")
         if show not in (0, 1, -1) or (show != 0 and len(sources) < 2):
             raise InputError("showing B or both side by side needs two streams")
-        self.sources, self.host, self.verbose = list(sources), host, verbose
+        self.sources = list(sources)
         self.n_frames = sources[0].n_frames
         self.frame = sources[0]._check_frame(frame)
         self.mode = _check_mode(mode)
         self.show, self.loop, self.rate = show, bool(loop), _check_rate(rate)
         self.depth_max_side = int(depth_max_side)
-        self.port, note = choose_port(host, port)
-        if note and verbose:
-            print(f"note: {note}")
-        self.server = None
+        self._serve_on(host, port, verbose)
         self.playing = False
         self._nodes: dict[tuple[int, int], object] = {}  # (source, frame) -> splat node in the browser
         self.sent_bytes: dict[tuple[int, int], int] = {}  # (source, frame) -> bytes of its node
         self._shown: dict[int, int] = {}  # source -> frame whose node is visible
         self._frame_lock = threading.RLock()  # GUI callbacks run in a thread pool, playback in its own
-        self._stopped = threading.Event()
         self._changes: deque[float] = deque(maxlen=FPS_WINDOW)  # times of frame changes while playing
         self.achieved_fps: float | None = None
-        first = sources[0].frame_splats(self.frame)
-        self.centre, self.radius = _frame(first)
-        self.up = _up_vector(up, None)
-        self._side_offset = _side_offset(first, self.up)
+        self._frame_scene(sources[0].frame_splats(self.frame), up)
         self._depth = _DepthWorker(self)
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> "Player":
-        viser = _import_viser()
-        self.server = viser.ViserServer(host=self.host, port=self.port, label="gscodec player", verbose=False)
-        self.port = int(self.server.get_port())
-        self.server.scene.set_up_direction(tuple(float(v) for v in self.up))
+    def _populate(self) -> None:
         set_default_view(self.server.initial_camera, self.centre, self.radius, self.up,
                          self._side_offset if self.show == -1 else None)
         self._build_panel()
@@ -101,34 +83,12 @@ class Player:
         self._depth.start()
         self._thread = threading.Thread(target=self._playback, name="gscodec-player", daemon=True)
         self._thread.start()
-        if self.verbose:
-            print(f"gscodec view (player): {self.url}  (Ctrl-C to stop)")
-        return self
 
-    def stop(self) -> None:
-        if self.server is not None and not self._stopped.is_set():
-            self._stopped.set()
-            self._depth.wake()
-            for t in (getattr(self, "_thread", None), self._depth.thread):  # no message after the server stops
-                if t is not None and t is not threading.current_thread():
-                    t.join(timeout=10)
-            self.server.stop()
-
-    def serve_forever(self) -> None:
-        try:
-            while not self._stopped.is_set():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            if self.verbose:
-                print("\nstopping the player")
-        finally:
-            self.stop()
-
-    def __enter__(self) -> "Player":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def _close(self) -> None:
+        self._depth.wake()
+        for t in (getattr(self, "_thread", None), self._depth.thread):  # no message after the server stops
+            if t is not None and t is not threading.current_thread():
+                t.join(timeout=10)
 
     # ---- frames in the browser ---------------------------------------------------------------
     def source_frame(self, i: int, frame: int) -> int:

@@ -261,38 +261,16 @@ def test_player_page_at_two_times_and_in_depth(stream, chromium, tmp_path):
 
 
 @pytest.mark.slow
-def test_player_command_serves_and_stops_on_ctrl_c(stream):
+def test_player_command_serves_and_stops_on_ctrl_c(stream, view_until_ctrl_c):
     """`gscodec view STREAM.gsz` in a process: prints the player's URL, Ctrl-C ends it cleanly."""
     pytest.importorskip("viser")
-    import os
-    import signal
-    import subprocess
-
     from gscodec.viewer.app import free_port
 
     port = free_port()
-    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-            "from gscodec.cli import main; sys.exit(main(sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-u", "-c", code, "view", str(stream), "--port", str(port), "--play"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1"))
-    try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        assert any("player" in ln and f":{port}" in ln for ln in lines), "".join(lines)
-        time.sleep(0.5)  # let it play a few frames
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0 and "Traceback" not in rest, "".join(lines) + rest
+    lines, rest, code = view_until_ctrl_c([str(stream), "--play"], port, settle=0.5,  # let it play a few frames
+                                          env={"OMP_NUM_THREADS": "1"})
+    assert any("player" in ln and f":{port}" in ln for ln in lines), "".join(lines)
+    assert code == 0 and "Traceback" not in rest, "".join(lines) + rest
 
 
 @pytest.mark.slow

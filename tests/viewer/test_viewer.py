@@ -1,11 +1,7 @@
 """gscodec view: splat conversion, cameras, panel, errors, and the page in headless Chromium."""
 import argparse
 import math
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -142,37 +138,15 @@ def test_viewer_page_shows_splats(builtin_ply, chromium, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly(builtin_ply):
+def test_ctrl_c_stops_cleanly(builtin_ply, view_until_ctrl_c):
     pytest.importorskip("viser")
     from gscodec.viewer.app import free_port
 
     ply, _ = builtin_ply
     port = free_port()
-    # a terminal's Ctrl-C: a suite run in the background (`make test &`) hands its children
-    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
-    code = ("import argparse, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-            "from gscodec.viewer.cli import register; "
-            "p = argparse.ArgumentParser(); register(p.add_subparsers(dest='verb')); "
-            "a = p.parse_args(sys.argv[1:]); sys.exit(a.fn(a))")
-    proc = subprocess.Popen([sys.executable, "-u", "-c", code, "view", str(ply), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line or not line:
-                break
-        assert any(f":{port}" in ln for ln in lines), "".join(lines)
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=90)  # generous: a loaded 2-core machine once needed more than 30 s
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, "".join(lines) + rest
+    lines, rest, code = view_until_ctrl_c([str(ply)], port)
+    assert any(f":{port}" in ln for ln in lines), "".join(lines)
+    assert code == 0, "".join(lines) + rest
     assert "Traceback" not in rest
 
 
