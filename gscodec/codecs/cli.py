@@ -237,52 +237,33 @@ def baked_psnr(seq, f: int, cameras: int = 4, resolution: int = 64) -> float | N
 
 
 def cmd_eval(args) -> int:
-    from gscodec.eval.compare import auto_orbit, compare_scenes, load_any
+    from gscodec.eval.compare import auto_orbit, compare_scenes, load_any, pair_report, print_scores
+    from gscodec.eval.dynamic import evaluate_sequences, is_sequence, print_sequence_report
 
     # anchor streams stay anchors: their neural Gaussians are rendered per view (renderable seam)
     ref, test = load_any(args.reference, keep_anchors=True), load_any(args.decoded, keep_anchors=True)
-    from gscodec.eval.dynamic import evaluate_sequences, is_sequence, print_sequence_report
-
-    if is_sequence(ref.scene) or is_sequence(test.scene):
-        ds = None
-        if args.cameras:
-            from gscodec.data.load import load_dataset
-
-            ds = load_dataset(args.cameras, downscale=args.downscale)
-        report = evaluate_sequences(ref, test, ds=ds, orbit=args.orbit or 12, resolution=args.resolution,
-                                    lpips_weights=args.lpips_weights)
-        print_sequence_report(report)
-        if args.json:
-            from gscodec.utils.io import atomic_write_text
-
-            atomic_write_text(args.json, json.dumps(report, indent=2))
-        return 0
-    background = (0.0, 0.0, 0.0)
+    ds = None
     if args.cameras:
         from gscodec.data.load import load_dataset
 
         ds = load_dataset(args.cameras, downscale=args.downscale)
-        cams, background = ds.test_cameras(), ds.background
+    if is_sequence(ref.scene) or is_sequence(test.scene):
+        report = evaluate_sequences(ref, test, ds=ds, orbit=args.orbit or 12, resolution=args.resolution,
+                                    lpips_weights=args.lpips_weights)
+        print_sequence_report(report)
     else:
-        cams = auto_orbit(ref.scene, args.orbit or 12, args.resolution)
-    m = compare_scenes(ref.scene, test.scene, cams, background=background, lpips_weights=args.lpips_weights)
-    report = {
-        "reference": str(ref.path), "decoded": str(test.path), "views": len(cams),
-        "psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"],
-        "reference_bytes": ref.file_bytes, "decoded_bytes": test.file_bytes,
-        "ratio": ref.file_bytes / max(test.file_bytes, 1),
-        "reference_splats": len(ref.scene), "decoded_splats": len(test.scene),
-        "decode_seconds": test.decode_seconds,
-    }
-    print(f"views        {len(cams)}")
-    print(f"PSNR         {m['psnr']:.2f} dB   (decoded vs reference renders)")
-    print(f"SSIM         {m['ssim']:.4f}")
-    print(f"LPIPS        {m['lpips']:.4f}" if m["lpips"] is not None else
-          "LPIPS        skipped: no weights (set GSCODEC_LPIPS_WEIGHTS or --lpips-weights)")
-    print(f"size         {ref.file_bytes:,} B -> {test.file_bytes:,} B  ({report['ratio']:.1f}x)")
-    print(f"splats       {len(ref.scene):,} -> {len(test.scene):,}")
-    if test.decode_seconds is not None:
-        print(f"decode time  {test.decode_seconds:.2f} s")
+        if ds is not None:
+            cams, background = ds.test_cameras(), ds.background
+        else:
+            cams, background = auto_orbit(ref.scene, args.orbit or 12, args.resolution), (0.0, 0.0, 0.0)
+        m = compare_scenes(ref.scene, test.scene, cams, background=background, lpips_weights=args.lpips_weights)
+        report = pair_report(ref, test, m, len(cams))
+        print(f"views        {len(cams)}")
+        print_scores(report, "decoded vs reference renders")
+        print(f"size         {ref.file_bytes:,} B -> {test.file_bytes:,} B  ({report['ratio']:.1f}x)")
+        print(f"splats       {len(ref.scene):,} -> {len(test.scene):,}")
+        if test.decode_seconds is not None:
+            print(f"decode time  {test.decode_seconds:.2f} s")
     if args.json:
         from gscodec.utils.io import atomic_write_text
 

@@ -49,6 +49,24 @@ def load_any(path: str | Path, *, keep_anchors: bool = False) -> LoadedScene:
     return LoadedScene(scene, path, len(data), time.perf_counter() - t0)
 
 
+def pair_report(ref: LoadedScene, test: LoadedScene, m: dict, views: int) -> dict:
+    """What `gscodec eval` reports of any two inputs (static or dynamic): the scores of `test`
+    against `ref` (compare_scenes' dict), sizes, splat counts and the decode time."""
+    return {"reference": str(ref.path), "decoded": str(test.path), "views": views,
+            "psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"],
+            "reference_bytes": ref.file_bytes, "decoded_bytes": test.file_bytes,
+            "ratio": ref.file_bytes / max(test.file_bytes, 1),
+            "reference_splats": len(ref.scene), "decoded_splats": len(test.scene),
+            "decode_seconds": test.decode_seconds}
+
+
+def print_scores(r: dict, against: str) -> None:
+    print(f"PSNR         {r['psnr']:.2f} dB   ({against})")
+    print(f"SSIM         {r['ssim']:.4f}")
+    print(f"LPIPS        {r['lpips']:.4f}" if r["lpips"] is not None else
+          "LPIPS        skipped: no weights (set GSCODEC_LPIPS_WEIGHTS or --lpips-weights)")
+
+
 def auto_orbit(scene, n: int, resolution: int) -> list[Camera]:
     """n cameras on an orbit that frames the bulk of the scene (robust to stray splats)."""
     from gscodec.scene.renderable import renderable

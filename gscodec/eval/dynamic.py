@@ -27,7 +27,7 @@ def timed_orbit(seq, n: int, resolution: int) -> list:
 def evaluate_sequences(ref, test, *, ds=None, orbit: int = 12, resolution: int = 256,
                        lpips_weights: str | None = None) -> dict:
     """ref / test: LoadedScene of two dynamic streams. -> the report dict `gscodec eval` prints."""
-    from gscodec.eval.compare import compare_scenes
+    from gscodec.eval.compare import compare_scenes, pair_report
     from gscodec.train.dynamic_run import mbps, per_frame_scores
 
     for s in (ref, test):
@@ -48,15 +48,10 @@ def evaluate_sequences(ref, test, *, ds=None, orbit: int = 12, resolution: int =
         cams, background = timed_orbit(seq, orbit, resolution), (0.0, 0.0, 0.0)
     m = compare_scenes(ref.scene, test.scene, cams, background=background, lpips_weights=lpips_weights)
     seconds = seq.n_frames / seq.fps
-    report = {"reference": str(ref.path), "decoded": str(test.path), "views": len(cams), "frames": seq.n_frames,
-              "fps": seq.fps, "psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"],
-              "reference_bytes": ref.file_bytes, "decoded_bytes": test.file_bytes,
-              "ratio": ref.file_bytes / max(test.file_bytes, 1),
+    report = {**pair_report(ref, test, m, len(cams)), "frames": seq.n_frames, "fps": seq.fps, "seconds": seconds,
               "reference_mbps": mbps(ref.file_bytes, seq.n_frames, seq.fps),
               "decoded_mbps": mbps(test.file_bytes, seq.n_frames, seq.fps),
-              "decoded_bytes_per_frame": test.file_bytes / seq.n_frames, "seconds": seconds,
-              "reference_splats": len(ref.scene), "decoded_splats": len(test.scene),
-              "decode_seconds": test.decode_seconds}
+              "decoded_bytes_per_frame": test.file_bytes / seq.n_frames}
     if ds is not None:
         for key, s in (("reference_vs_ground_truth", ref), ("decoded_vs_ground_truth", test)):
             rows, _ = per_frame_scores(s.scene, ds, ds.test_indices)
@@ -66,11 +61,10 @@ def evaluate_sequences(ref, test, *, ds=None, orbit: int = 12, resolution: int =
 
 
 def print_sequence_report(r: dict) -> None:
+    from gscodec.eval.compare import print_scores
+
     print(f"frames       {r['frames']} at {r['fps']:g} fps ({r['seconds']:.2f} s); {r['views']} views")
-    print(f"PSNR         {r['psnr']:.2f} dB   (decoded vs reference renders, each view at its time)")
-    print(f"SSIM         {r['ssim']:.4f}")
-    print(f"LPIPS        {r['lpips']:.4f}" if r["lpips"] is not None else
-          "LPIPS        skipped: no weights (set GSCODEC_LPIPS_WEIGHTS or --lpips-weights)")
+    print_scores(r, "decoded vs reference renders, each view at its time")
     print(f"size         {r['reference_bytes']:,} B -> {r['decoded_bytes']:,} B  ({r['ratio']:.1f}x); "
           f"{r['reference_mbps']:.3f} -> {r['decoded_mbps']:.3f} Mbps, {r['decoded_bytes_per_frame']:,.0f} B per frame")
     for key, what in (("reference_vs_ground_truth", "reference"), ("decoded_vs_ground_truth", "decoded")):
