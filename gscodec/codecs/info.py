@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gscodec.utils.rates import mbps
+
 
 def gsz_summary(data: bytes) -> dict:
     from gscodec.coding.container import unpack
@@ -46,7 +48,7 @@ def dynamic_summary(header: dict, sections: dict, total: int) -> dict | None:
             rows[k]["bytes"] += len(s.data)
             attributes[what] = attributes.get(what, 0) + len(s.data)
     seconds = n_frames / fps
-    return {"fps": fps, "n_frames": n_frames, "seconds": seconds, "mbps": 8.0 * total / seconds / 1e6,
+    return {"fps": fps, "n_frames": n_frames, "seconds": seconds, "mbps": mbps(total, n_frames, fps),
             "bytes_per_frame": total / n_frames, "gofs": rows,
             "attributes": [{"name": a, "bytes": b, "share": b / total} for a, b in attributes.items()]}
 

@@ -16,11 +16,7 @@ from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
 from gscodec.train.spacetime import SpacetimeTrainConfig, SpacetimeTrainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
-
-
-def mbps(n_bytes: int, n_frames: int, fps: float) -> float:
-    """Bitrate of a stream of n_bytes holding n_frames at fps, in megabits per second."""
-    return 8.0 * n_bytes / (n_frames / fps) / 1e6
+from gscodec.utils.rates import mbps
 
 
 def raw_bytes(seq) -> int:

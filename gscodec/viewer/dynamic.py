@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from gscodec.errors import GscodecError, InputError
+from gscodec.utils.rates import mbps
 
 GOF_CACHE = 4  # decoded GOFs kept: the one playing, the next, and two recently seeked to
 
@@ -160,11 +161,11 @@ class DynamicSource:
         for e in self.index:
             f0, f1 = e["frames"]
             rows.append({"gof": e["gof"], "frames": (f0, f1), "splats": e["count"], "moving": e["moving"],
-                         "bytes": e["bytes"], "mbps": 8.0 * e["bytes"] / ((f1 - f0) / self.fps) / 1e6})
+                         "bytes": e["bytes"], "mbps": mbps(e["bytes"], f1 - f0, self.fps)})
         return rows
 
     def info(self) -> dict:
         return {"file": str(self.path), "bytes": len(self.data), "codec": self.codec.name, "fps": self.fps,
                 "n_frames": self.n_frames, "seconds": self.seconds,
-                "mbps": 8.0 * len(self.data) / self.seconds / 1e6, "gofs": self.gof_rows(),
+                "mbps": mbps(len(self.data), self.n_frames, self.fps), "gofs": self.gof_rows(),
                 "splats": sum(e["count"] for e in self.index)}
