@@ -124,6 +124,26 @@ class ServedApp:
         finally:
             self.stop()
 
+    def _add_show_controls(self, gui) -> None:
+        """With two sources: the Show dropdown (A, B, side by side) and the A / B toggle; a change
+        goes through the subclass's set_show(show)."""
+        names = [f"{LETTERS[i]}: {s.name}" for i, s in enumerate(self.sources)]
+        self._show_names = {0: names[0], 1: names[1], -1: SIDE_BY_SIDE}
+        self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE],
+                                         initial_value=self._show_names[self.show])
+        toggle = gui.add_button("Toggle A / B")
+
+        @self._show_dd.on_update
+        def _(_ev) -> None:
+            v = self._show_dd.value
+            show = -1 if v == SIDE_BY_SIDE else names.index(v)
+            if show != self.show:
+                self.set_show(show)
+
+        @toggle.on_click
+        def _(_ev) -> None:
+            self._show_dd.value = names[1 if self.show == 0 else 0]
+
     def __enter__(self):
         return self.start()
 
@@ -216,22 +236,7 @@ class Viewer(ServedApp):
     def _build_panel(self) -> None:
         gui = self.server.gui
         if len(self.sources) == 2:
-            names = [f"{LETTERS[i]}: {s.name}" for i, s in enumerate(self.sources)]
-            self._show_names = {0: names[0], 1: names[1], -1: SIDE_BY_SIDE}
-            self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE],
-                                             initial_value=self._show_names[self.show])
-            toggle = gui.add_button("Toggle A / B")
-
-            @self._show_dd.on_update
-            def _(_ev) -> None:
-                v = self._show_dd.value
-                show = -1 if v == SIDE_BY_SIDE else names.index(v)
-                if show != self.show:
-                    self.set_show(show)
-
-            @toggle.on_click
-            def _(_ev) -> None:
-                self._show_dd.value = names[1 if self.show == 0 else 0]
+            self._add_show_controls(gui)
         if self.dataset is not None:  # on top, where it stays visible
             self._psnr_md = gui.add_markdown("PSNR: move to a dataset camera")
         for i, src in enumerate(self.sources):

@@ -26,7 +26,6 @@ import numpy as np
 from gscodec.errors import InputError
 from gscodec.viewer.app import (
     LETTERS,
-    SIDE_BY_SIDE,
     ServedApp,
     _in_frame,
     set_default_view,
@@ -280,22 +279,7 @@ class Player(ServedApp):
                 self.set_mode(self._mode_dd.value)
 
         if len(self.sources) == 2:
-            names = [f"{LETTERS[i]}: {s.name}" for i, s in enumerate(self.sources)]
-            self._show_names = {0: names[0], 1: names[1], -1: SIDE_BY_SIDE}
-            self._show_dd = gui.add_dropdown("Show", options=names + [SIDE_BY_SIDE],
-                                             initial_value=self._show_names[self.show])
-            toggle = gui.add_button("Toggle A / B")
-
-            @self._show_dd.on_update
-            def _(_ev) -> None:
-                v = self._show_dd.value
-                show = -1 if v == SIDE_BY_SIDE else names.index(v)
-                if show != self.show:
-                    self.set_show(show)
-
-            @toggle.on_click
-            def _(_ev) -> None:
-                self._show_dd.value = names[1 if self.show == 0 else 0]
+            self._add_show_controls(gui)
         for i, src in enumerate(self.sources):
             label = f"{LETTERS[i]}: {src.name}" if len(self.sources) == 2 else src.name
             with gui.add_folder(label):
