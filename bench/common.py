@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from gscodec.utils.io import atomic_write_text
+from gscodec.utils.provenance import git_commit, start_commit  # noqa: F401 - git_commit re-exported
 
 
 def run_meta(script: str, **fields) -> dict:
@@ -24,23 +25,7 @@ def run_meta(script: str, **fields) -> dict:
             "loadavg_1min_end": round(os.getloadavg()[0], 2), "git_commit": START_COMMIT, **fields}
 
 
-def git_commit() -> str:
-    """The commit the run was made from, '+dirty' when the tree had uncommitted changes."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)bench/results"], cwd=root,  # results written by earlier runs are not code
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("+dirty" if dirty else "")
-
-
-START_COMMIT = git_commit()  # taken when the script starts: the code that runs, not the tree at its end
+START_COMMIT = start_commit()  # taken when the script starts: the code that runs, not the tree at its end
 
 
 def write_results(out: Path, key: str, items: list[dict], meta: dict, notes: str | None,

@@ -405,10 +405,14 @@ def run_bench(spec: Spec, out_dir: str | Path | None = None, *, job_fn: JobFn | 
     if summary["skipped"]:
         log(f"resume: {summary['skipped']} of {len(jobs)} jobs already done in {results}")
     fn = job_fn or run_job
+    from gscodec.utils import provenance
+
+    command = provenance.command_line("gscodec")
 
     def finish(j: Job, outcome: dict) -> dict:
         rec = {**_base_record(j, spec, engine), **outcome}
         rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        rec.update(git_commit=provenance.start_commit(), command=command, load_1min=provenance.load_1min())
         _append(results, rec)
         summary["ran"] += 1
         summary["failed"] += rec["status"] != "ok"

@@ -250,6 +250,31 @@ def _table(header: list[str], rows: list[list[str]], align: str | None = None) -
            ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _provenance_lines(rows: list[dict]) -> list[str]:
+    """The code, command, dates, load and total time of the jobs, all read from their records
+    (nothing typed in by hand); one line of timings and one of where the code came from."""
+    commits = sorted({str(r.get("git_commit")) for r in rows if r.get("git_commit")})
+    commands = sorted({str(r.get("command")) for r in rows if r.get("command")})
+    code = ("Code: git " + ", ".join(commits) + (" (rows from several commits)" if len(commits) > 1 else "")
+            if commits else "Code: commit not recorded (rows written before the harness recorded it)")
+    if commands:
+        code += "; command: " + "; ".join(f"`{c}`" for c in commands)
+    out = [code + "."]
+    secs = [r["job_seconds"] for r in rows if _finite(r.get("job_seconds"))]
+    dates = sorted(str(r["finished_at"]) for r in rows if r.get("finished_at"))
+    loads = [r["load_1min"] for r in rows if _finite(r.get("load_1min"))]
+    if secs:
+        t = sum(secs)
+        line = (f"Timings: the {len(secs)} jobs took {int(t // 60)} min {t % 60:02.0f} s in all (the sum of their "
+                "times; a shared training counted once, in the job that ran it)")
+        if dates:
+            line += f"; finished {dates[0]} to {dates[-1]}"
+        if loads:
+            line += f"; 1-min load at the jobs' ends {min(loads):.2f}-{max(loads):.2f}"
+        out.append(line + ".")
+    return out
+
+
 def build_report(results_path: str | Path, out_dir: str | Path | None = None, *, anchor: str | None = None,
                  published: bool = True, published_path: str | Path | None = None,
                  spec_path: str | Path | None = None) -> Path:
@@ -289,6 +314,7 @@ def build_report(results_path: str | Path, out_dir: str | Path | None = None, *,
     lp_notes = sorted({r.get("lpips_note") for r in res.ok if r.get("lpips") is None and r.get("lpips_note")})
     if any(r.get("lpips") is None for r in res.ok):
         L.append("LPIPS: not computed for some or all jobs (no local LPIPS weights; set GSCODEC_LPIPS_WEIGHTS).")
+    L += _provenance_lines(res.all)
     L.append("")
     if spec.get("notes"):
         L += ["Notes: " + " ".join(str(spec["notes"]).split()), ""]

@@ -1,6 +1,7 @@
 """`gscodec report`: deterministic regeneration, BD tables, published points kept apart."""
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -50,6 +51,12 @@ def test_report_is_deterministic_and_complete(results, tmp_path):
     assert "| small | -20.00% |" in md  # rate x 0.8 at equal PSNR on both scenes
     assert "broken" in md and "n/a (" in md and "decoder mismatch" in md  # too few points; failure listed
     assert "## Failed jobs" in md
+    # provenance read from the records, never typed in: the commit of the code, the command, the total time
+    from gscodec.utils.provenance import start_commit
+
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", start_commit())
+    assert f"Code: git {start_commit()}" in md and "; command: `gscodec " in md
+    assert "Timings: the " in md and " jobs took " in md and "1-min load at the jobs' ends" in md
     # published points: separate, labelled section; never in the measured rows
     assert "Published reference points for Mip-NeRF360 (NOT measured here)" in md
     measured = md.split("### Published")[0]
