@@ -23,6 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+from gscodec.utils.provenance import command_line, start_commit  # noqa: E402
+
+start_commit()  # the code as the run starts
 
 
 def _scene_and_camera(n: int, width: int, height: int, dtype="float32"):
@@ -118,7 +122,8 @@ def machine() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "torch": torch.__version__, "numba": numba.__version__,
-            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "git_commit": start_commit(), "command": command_line()}
 
 
 def fmt(x, unit="s"):
@@ -170,7 +175,8 @@ def markdown(rep: dict) -> str:
     m = rep["machine"]
     lines = ["# Renderer benchmark", "",
              f"{m['date_utc']} - {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
-             f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}", "",
+             f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}; "
+             f"git {m.get('git_commit', 'not recorded')}; command: `{m.get('command', 'not recorded')}`", "",
              f"Scene: {rep['scene']}. Times are medians after one warm-up call (the 'first call' "
              "column: it also loads or compiles the numba kernels; forward+backward for cpu, forward "
              "only for the reference); "

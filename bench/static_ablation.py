@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
-from common import load_results, run_meta, write_results  # noqa: E402
+from common import START_COMMIT, load_results, run_meta, write_results  # noqa: E402
 
 from gscodec.data.synthetic import load_builtin  # noqa: E402
 from gscodec.demo import demo_train_config  # noqa: E402
@@ -151,7 +151,9 @@ def report(rows: list[dict], meta: dict) -> str:
         "# Compression-simulation ablation (GSCodec Studio Table IV directions), built-in scene",
         "",
         f"Machine: {meta['machine']}; {meta['date_utc']}; command: `{meta['command']}`; load at the end "
-        f"{meta['loadavg_1min_end']}.",
+        f"{meta['loadavg_1min_end']}; git {meta.get('git_commit', 'not recorded')}."
+        + "".join(f" Rows kept by `--merge` from `{m['command']}` ({m['date_utc']}, git {m['git_commit']})."
+                  for m in meta.get("merged_from", [])),
         f"Schedule: {meta['iterations']} iterations at {meta['resolution']}x{meta['resolution']}, "
         f"{meta.get('schedule', 'densification for the first 2/3, simulation after')}; λ = {meta['lambda_rate']} unless the row says; quality {meta['quality']} "
         "(positions, SH codebook and, for Static GSCodec, the simulated bit width: 7 bits) unless the row says. "
@@ -215,6 +217,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS / "static_ablation"))
     ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
     ap.add_argument("--from-json", help="rebuild the report (and plot) from an earlier run's JSON, no training")
+    ap.add_argument("--merge", help="an earlier run's JSON: its rows are kept where this run has none (rows of this "
+                                    "run replace those of the same label); each row keeps its run's commit")
     args = ap.parse_args()
     out = Path(args.out)
     if args.from_json:
@@ -230,10 +234,29 @@ def main() -> int:
         print(f"[{i + 1}/{len(ROWS)}] {row['label']} ...", flush=True)
         r = run_row(ds, row, args, work)
         print(f"    PSNR {r['psnr']:.2f} dB, {r['bytes']:,} B, {r['seconds']:.0f} s", flush=True)
-        rows.append(r)
+        rows.append({**r, "git_commit": START_COMMIT})
     meta = run_meta("static_ablation.py", iterations=args.iterations, schedule=SCHEDULE, resolution=args.resolution,
                     lambda_rate=args.lambda_rate, quality=args.quality)
+    if args.merge:
+        rows, meta = merge_rows(rows, meta, *load_results(args.merge, "rows"))
     return write_results(out, "rows", rows, meta, args.notes, plot, report)
+
+
+def merge_rows(rows: list[dict], meta: dict, earlier: list[dict], earlier_meta: dict) -> tuple[list[dict], dict]:
+    """This run's rows over an earlier run's, in ROWS order; the earlier run's provenance is kept
+    in meta['merged_from'] and on each of its rows (a merge is a command, never an edit by hand)."""
+    for key in ("iterations", "resolution", "lambda_rate", "quality"):
+        if earlier_meta.get(key) != meta.get(key):
+            raise SystemExit(f"--merge: the earlier run has {key}={earlier_meta.get(key)!r}, this run "
+                             f"{meta.get(key)!r}; rows of different settings are not merged")
+    mine = {r["label"] for r in rows}
+    old_commit = earlier_meta.get("git_commit", "not recorded")
+    kept = [{**r, "git_commit": r.get("git_commit", old_commit)} for r in earlier if r["label"] not in mine]
+    order = {row["label"]: i for i, row in enumerate(ROWS)}
+    merged = sorted(kept + rows, key=lambda r: order.get(r["label"], len(order)))
+    past = earlier_meta.get("merged_from", []) + [{k: earlier_meta.get(k) for k in ("command", "git_commit",
+                                                                                     "date_utc")}]
+    return merged, {**meta, "merged_from": past}
 
 
 if __name__ == "__main__":

@@ -143,3 +143,15 @@ def test_predict_gs_ablation_directions_as_measured():
     assert d["progressive_adds_psnr"] and d["cosine_ge_linear"] is False and d["linear_ge_fixed"] is None
     m = abl.directions({"HAC": {"psnr": 31.0, "bytes": 100}, "+ MoP (HAC's steps)": {"psnr": 31.0, "bytes": 98}}, "mop")
     assert m["mop_smaller_than_hac"] and m["c2fq_smaller_than_hac"] is None
+
+
+def test_ablation_merge_keeps_each_rows_commit_and_refuses_other_settings(ablation):
+    settings = {"iterations": 10, "resolution": 32, "lambda_rate": 0.006, "quality": 3}
+    old = [{"label": "STE instead of noise", "psnr": 1.0}, {"label": "final (noise, factorized, learnable mask)"}]
+    new = [{"label": "final (noise, factorized, learnable mask)", "psnr": 2.0, "git_commit": "new"}]
+    rows, meta = ablation.merge_rows(new, {**settings, "git_commit": "new"}, old,
+                                     {**settings, "git_commit": "old", "command": "c", "date_utc": "d"})
+    assert [(r["label"][:5], r["git_commit"]) for r in rows] == [("final", "new"), ("STE i", "old")]
+    assert meta["merged_from"] == [{"command": "c", "git_commit": "old", "date_utc": "d"}]
+    with pytest.raises(SystemExit, match="iterations"):
+        ablation.merge_rows(new, {**settings, "iterations": 20}, old, settings)
