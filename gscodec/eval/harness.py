@@ -120,8 +120,9 @@ class Context:
         self._warmed: set = set()
 
     def warm_up(self, codec, name: str, scene) -> None:
-        """Encode a small slice of `scene` once per codec name, untimed, so one-time costs
-        (numba compilation, lazy imports) do not land in the first job's encode time."""
+        """Encode a small slice of `scene` once per codec entry of the spec (its label: presets
+        of one codec take different paths, e.g. gsplat's PNG layout sorts into a grid), untimed,
+        so one-time costs (numba compilation, lazy imports) do not land in a job's encode time."""
         if name in self._warmed:
             return
         self._warmed.add(name)
@@ -254,7 +255,7 @@ def run_job(job: Job, ctx: Context) -> dict:
         scene, info = ctx.trained(job.scene, job.train_config)
 
     codec = get_codec(job.codec.name, **job.codec_config)
-    ctx.warm_up(codec, job.codec.name, scene)
+    ctx.warm_up(codec, job.codec.label, scene)
     t0 = time.perf_counter()
     data = codec.encode(scene)
     encode_seconds = time.perf_counter() - t0
