@@ -28,6 +28,8 @@ from gscodec.codecs.learned_attributes import (
     encode_grid,
     load_entropy,
     model_of,
+    refit_models,
+    side_bytes,
     store_entropy,
 )
 from gscodec.codecs.ptc.config import make_config
@@ -57,11 +59,12 @@ CHANNELS = {"quats": 4, "log_scales": 3, "opacity_logits": 1, "sh_dc": 3}
 FALLBACK_BITS = 8  # attributes training did not quantize
 
 
-def _load_entropy(sim_cfg: dict, meta: dict, sections: dict):
-    """The CompressionSim's entropy models rebuilt from the stream (decoder and encoder)."""
+def _load_entropy(sim_cfg: dict, meta: dict, sections: dict, only=None):
+    """The CompressionSim's entropy models rebuilt from the stream (decoder and encoder): those
+    named in `only` (default all), the models the stream's sections code with."""
     from gscodec.simulate.sim import CompressionSim, SimConfig
 
-    return load_entropy(build_sim(CompressionSim, SimConfig, sim_cfg), meta, sections)
+    return load_entropy(build_sim(CompressionSim, SimConfig, sim_cfg), meta, sections, only=only)
 
 
 @register_codec
@@ -117,15 +120,19 @@ class StaticGSCodec(StreamCodec):
         header = {"codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
                   "bounds": [plo.tolist(), phi.tolist()], "position_bits": cfg.position_bits,
                   "sim": sim.cfg.to_dict(), "attributes": {}, "prune": prune_stats}
-        ent_sections, header["entropy"] = store_entropy(sim.entropy)
-        sections = [Section("positions", "morton-delta", pos_bytes), *ent_sections]
-        stored = _load_entropy(header["sim"], header["entropy"], {s.name: s for s in ent_sections})
-        stats = {}
+        models, refit = refit_models(sim, {a: self._symbols(sim, a, ch[a]) for a in ATTRS if a in sim.quantizers})
+        ent_sections, ent_meta = store_entropy(models, float_dtype="float16")  # half the side cost (#21 item 8)
+        stored = _load_entropy(header["sim"], ent_meta, {s.name: s for s in ent_sections})
+        model_bytes = {a: side_bytes(a, ent_sections, ent_meta) for a in ATTRS}
+        sections, stats = [Section("positions", "morton-delta", pos_bytes)], {}
         for name in ATTRS:
-            sec, entry, st = self._encode_attribute(name, ch[name], sim, stored, xyz, n)
+            sec, entry, st = self._encode_attribute(name, ch[name], sim, stored, xyz, n, model_bytes[name])
             sections.append(sec)
             header["attributes"][name] = entry
-            stats[name] = st
+            stats[name] = {**st, **refit.get(name, {})}
+        learned = {a for a, st in stats.items() if st["method"].startswith("learned-")}
+        header["entropy"] = {a: m for a, m in ent_meta.items() if a in learned}  # only the models a section uses
+        sections += [s for s in ent_sections if s.name.split(".")[0] in learned]
         if degree > 0:
             sections += self._encode_sh_rest(ch["sh_rest"].numpy(), header)
         data = container.pack(header, sections)
@@ -133,14 +140,20 @@ class StaticGSCodec(StreamCodec):
                            "attributes": stats}
         return data
 
-    def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n):
+    @staticmethod
+    def _symbols(sim, name: str, x: torch.Tensor) -> np.ndarray:
+        qz = sim.quantizers[name]
+        with torch.no_grad():
+            return sim.symbols(name, x.to(qz.lo.device)).cpu().numpy().astype(np.int64)
+
+    def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n, model_bytes: int = 0):
         if name not in sim.quantizers:  # training left it unquantized: plain uniform quantization
             q, lo, hi = quantize_uniform(x.numpy(), FALLBACK_BITS)
             data, method = encode_best(q, FALLBACK_BITS)[:2]
             return (Section(name, method, data), {"mode": "uniform", "lo": lo.tolist(), "hi": hi.tolist()},
                     {"method": method, "bytes": len(data)})
         return encode_grid(sim, name, x, model_of(stored, name), xyz, name,
-                           learned_only=self.learned_only)
+                           learned_only=self.learned_only, model_bytes=model_bytes)
 
     def _encode_sh_rest(self, rest: np.ndarray, header: dict) -> list[Section]:
         from gscodec.codecs.ptc.codec import _vector_quantize
@@ -178,7 +191,8 @@ class StaticGSCodec(StreamCodec):
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
         xyz = dequantize_positions(qpos, pbits, plo, phi)
-        stored = _load_entropy(sim_cfg, ent_meta, sections)
+        learned = {a for a in ATTRS if a in sections and sections[a].method.startswith("learned-")}
+        stored = _load_entropy(sim_cfg, ent_meta, sections, learned)  # streams before 2026-12 hold every model
         ch = {}
         for name in ATTRS:
             ch[name] = cls._decode_attribute(name, attrs.get(name), need_section(sections, name), stored, xyz, n)

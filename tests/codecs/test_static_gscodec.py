@@ -81,3 +81,42 @@ def test_quality_sets_the_simulated_bit_widths_unless_the_config_does():
     assert StaticGSCodec.simulation_config({"quality": 1}, mine)["bits"]["quats"] == 8
     with pytest.raises(InputError, match="quality"):
         StaticGSCodec.simulation_config({"quality": 9})
+
+
+def test_only_used_models_travel_and_streams_holding_every_model_still_decode(trained):
+    from gscodec.coding import container
+
+    codec = get_codec("static-gscodec")
+    data = codec.encode(trained.scene_for_eval(simulated=False))
+    header, sections = container.unpack(data)
+    learned = {a for a, st in codec.last_stats["attributes"].items() if st["method"].startswith("learned-")}
+    assert set(header["entropy"]) == learned
+    assert {n.split(".")[0] for n in sections if n.endswith(".model")} == learned
+    for st in codec.last_stats["attributes"].values():  # the weights count against the learned side
+        if st["method"].startswith("learned-"):
+            assert st["learned_bytes"] + st["model_bytes"] <= st["post_training_bytes"]
+        elif "learned_bytes" in st:
+            assert st["learned_bytes"] + st["model_bytes"] > st["post_training_bytes"]
+        if "refit_bits" in st:  # kept only when smaller; never below the symbols' own entropy
+            assert st["refit_bits"] >= st["iid_entropy_bits"] * 0.999
+    # a stream written before 2026-12 carried every model: add the unused ones back, same scene
+    full = get_codec("static-gscodec", learned_only=True)
+    fh, fs = container.unpack(full.encode(trained.scene_for_eval(simulated=False)))
+    extra = {n: s for n, s in fs.items() if n.endswith((".model", ".hash")) and n.split(".")[0] not in learned}
+    old = container.pack({**header, "entropy": fh["entropy"]}, [*sections.values(), *extra.values()])
+    a, b = decode_bytes(data), decode_bytes(old)
+    for k in a.TENSORS:
+        assert torch.equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_refit_moves_a_factorized_model_to_the_symbols_it_codes():
+    from gscodec.codecs.learned_attributes import iid_entropy_bits, refit_factorized
+    from gscodec.entropy.factorized import FactorizedEntropyModel
+
+    rng = np.random.default_rng(0)
+    y = np.stack([np.rint(rng.laplace(5, 2, 3000)), np.rint(rng.normal(-8, 4, 3000))], 1).astype(np.int64)
+    m = FactorizedEntropyModel(2)  # untrained: centred on 0, wide
+    lo, hi = y.min(0), y.max(0)
+    before, after = m.coded_bits(y, lo, hi), refit_factorized(m, y).coded_bits(y, lo, hi)
+    floor = iid_entropy_bits(y)
+    assert floor <= after < before and after < 1.05 * floor
