@@ -38,6 +38,9 @@ def test_decoded_attributes_are_the_simulated_ones(trained):
     assert np.allclose(dec.log_scales.numpy(), src.log_scales.numpy(), atol=1e-5)
     assert np.allclose(dec.sh_dc.numpy(), src.sh_dc.numpy(), atol=1e-5)
     assert np.allclose(dec.opacity_logits.numpy(), src.opacity_logits.numpy(), atol=1e-5)
+    # rotations too: the decoded unit quaternion is the simulated one's direction (q and -q rotate alike)
+    qs = src.quats.numpy() / np.linalg.norm(src.quats.numpy(), axis=1, keepdims=True)
+    assert np.allclose(np.abs((dec.quats.numpy() * qs).sum(1)), 1.0, atol=1e-5)
     for name, st in codec.last_stats["attributes"].items():
         assert st["method"].startswith("learned-"), name
         assert st["bytes"] == st["learned_bytes"] > 0
