@@ -338,7 +338,7 @@ class ScaffoldTrainer:
 
     # ---- one step ------------------------------------------------------------------------
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
+        from gscodec.metrics import ssim
 
         cfg, m = self.cfg, self.model
         phase = self.active()
@@ -401,7 +401,7 @@ class ScaffoldTrainer:
         max_views, evenly spaced), attributes simulated as this step's phase does; no
         optimizer step. {"feature": [N, F], "scaling": [N, 6], "offsets": [N, 3k]}: a service
         for entropy models that weigh elements by their effect on the render."""
-        from gscodec.eval.metrics import ssim
+        from gscodec.metrics import ssim
 
         cfg, m = self.cfg, self.model
         ids = self.train_ids[:: max(1, math.ceil(len(self.train_ids) / max_views))]
@@ -452,7 +452,7 @@ class ScaffoldTrainer:
         """Test-view PSNR/SSIM of the model as it would decode now (rounded attributes from
         the noise phase on; quantized=False: the raw attributes), and the model's estimated
         bits of all anchors when an entropy model is there."""
-        from gscodec.eval.metrics import psnr, ssim
+        from gscodec.metrics import psnr, ssim
 
         indices = self.ds.test_indices if indices is None else indices
         if not indices:

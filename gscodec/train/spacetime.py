@@ -179,7 +179,7 @@ class SpacetimeTrainer:
                                backend=self.cfg.backend, slicer=self.model.slicer)
 
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
+        from gscodec.metrics import ssim
 
         cfg = self.cfg
         frame = self.rng.choice([f for f, v in self.train_views.items() if v])
@@ -236,7 +236,7 @@ class SpacetimeTrainer:
     def evaluate(self, simulated: bool = True) -> dict:
         """Mean PSNR / SSIM over the GOF's test views (every frame), as the decoder will see
         the model (simulated=True: quantized and masked) or unquantized."""
-        from gscodec.eval.metrics import psnr, ssim
+        from gscodec.metrics import psnr, ssim
 
         params = self.rendered_params(training=False)[0] if simulated else dict(self.model.params())
         ps, ss = [], []

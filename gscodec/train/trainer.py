@@ -122,7 +122,7 @@ class Trainer:
         return img[0], meta
 
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
+        from gscodec.metrics import ssim
 
         cfg = self.cfg
         idx = self._next_camera()
