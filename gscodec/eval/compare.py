@@ -1,7 +1,8 @@
-"""`gscodec eval`: render a reference and a decoded scene from the same cameras and compare.
+"""What `gscodec eval` (gscodec.eval.cli) loads, compares and reports: a reference and a decoded
+scene rendered from the same cameras (gscodec.scoring), and their sizes.
 
 The reference renders stand in for ground truth, so the numbers measure what the codec
-lost, not how good the original training was.
+lost, not how good the original training was. A compression ratio comes only from a .gsz.
 """
 from __future__ import annotations
 
