@@ -140,11 +140,17 @@ def _load_lpips(path: str) -> LPIPSAlex:
     return model
 
 
+MIN_SIDE = 31  # AlexNet's strides and pools leave no feature map below 31 px on a side
+
+
 def lpips(img: torch.Tensor, ref: torch.Tensor, weights: str | os.PathLike | None = None) -> float:
-    """Mean LPIPS-Alex of [...,H,W,3] images in [0,1]; raises LpipsUnavailable without weights."""
+    """Mean LPIPS-Alex of [...,H,W,3] images in [0,1]; raises LpipsUnavailable without weights
+    or for images smaller than MIN_SIDE (a skipped metric, not a crashed run)."""
     _check_pair(img, ref)
     model = load_lpips(weights)
     h, w = img.shape[-3:-1]
+    if min(h, w) < MIN_SIDE:
+        raise LpipsUnavailable(f"LPIPS skipped: {h}x{w} images are below AlexNet's {MIN_SIDE} px minimum")
     x = img.detach().reshape(-1, h, w, 3).permute(0, 3, 1, 2).float() * 2 - 1
     y = ref.detach().reshape(-1, h, w, 3).permute(0, 3, 1, 2).float() * 2 - 1
     with torch.no_grad():
