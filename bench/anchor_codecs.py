@@ -158,7 +158,7 @@ def versus_reference(points: list[dict]) -> dict:
     """Every codec's curve against HAC's in the same run: BD-rate of the whole files (with
     the PSNR interval both curves cover, or why there is none), size at matched PSNR, and
     total training / mean encode and decode seconds."""
-    from gscodec.eval.bdrate import bd_rate
+    from gscodec.metrics.bdrate import bd_rate
 
     def curve(label):
         return sorted((p for p in points if p["label"] == label), key=lambda p: p["bytes"])
@@ -215,7 +215,7 @@ def method_summary(points: list[dict], codec: str) -> dict:
     feature-predicting side information, e.g. Predict-GS's SFP) over HAC's feature group;
     BD-rate against HAC of the whole files and of the files without their fixed cost
     (FIXED_GROUPS); its size over HAC's at matched PSNR; mean gate weights where it has a gate."""
-    from gscodec.eval.bdrate import bd_rate
+    from gscodec.metrics.bdrate import bd_rate
 
     hac = {p["lambda"]: p for p in points if p["label"] == REFERENCE}
     pred = {p["lambda"]: p for p in points if p["codec"] == codec and not p.get("options")
@@ -250,7 +250,7 @@ def method_summary(points: list[dict], codec: str) -> dict:
 def single_model_summary(points: list[dict], codec: str) -> dict:
     """A variable-rate codec's one model against its per-λ models: BD-rate of the single
     model's curve against theirs, total training time over theirs, decode seconds per 10k anchors."""
-    from gscodec.eval.bdrate import bd_rate
+    from gscodec.metrics.bdrate import bd_rate
 
     single = sorted((p for p in points if p["codec"] == codec and p.get("single_model")), key=lambda p: p["bytes"])
     per = sorted((p for p in points if p["codec"] == codec and p["label"].endswith("per-λ")), key=lambda p: p["bytes"])

@@ -144,7 +144,7 @@ def plot(rows: list[dict], path: Path) -> Path | None:
 
 
 def report(rows: list[dict], meta: dict) -> str:
-    from gscodec.eval.bdrate import bd_psnr, bd_rate
+    from gscodec.metrics.bdrate import bd_psnr, bd_rate
 
     final = rows[0]
     lines = [

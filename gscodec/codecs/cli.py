@@ -1,7 +1,7 @@
-"""CLI verbs of the codecs: encode, decode, eval (`gscodec info` lives in gscodec.cli)."""
+"""CLI verbs of the codecs: encode and decode (`gscodec info` is in gscodec.cli, `gscodec eval` in
+gscodec.eval.cli)."""
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -38,20 +38,6 @@ def register(sub) -> None:
     s.add_argument("--sh-degree", type=int, default=3,
                    help="anchor streams (hac): SH degree fitted to the neural Gaussians' colour (default 3)")
     s.set_defaults(fn=cmd_decode)
-
-    s = sub.add_parser("eval", help="compare renders of a reference and a decoded scene")
-    s.add_argument("reference", help="the original .ply")
-    s.add_argument("decoded", help="a .gsz or a decoded .ply")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--cameras", help="a dataset folder (COLMAP / NeRF-synthetic / 'builtin'; dynamic streams: a "
-                   "dynamic dataset, also scored against its ground truth per frame): its test views")
-    g.add_argument("--orbit", type=int, default=None, help="N orbit cameras around the scene (default 12; dynamic streams: "
-                   "their times step through the sequence)")
-    s.add_argument("--resolution", type=int, default=256, help="orbit image size (pixels)")
-    s.add_argument("--downscale", type=int, default=1, help="dataset image down-scale factor (with --cameras)")
-    s.add_argument("--lpips-weights", default=None, help="LPIPS weights file (or GSCODEC_LPIPS_WEIGHTS)")
-    s.add_argument("--json", default=None, help="also write the report as JSON here")
-    s.set_defaults(fn=cmd_eval)
 
 
 def _codec_config(args) -> dict:
@@ -215,57 +201,12 @@ def baked_psnr(seq, f: int, cameras: int = 4, resolution: int = 64) -> float | N
     views around it (None for an empty frame)."""
     import dataclasses
 
-    import torch
-
-    from gscodec.eval.compare import auto_orbit
-    from gscodec.eval.metrics import psnr
-    from gscodec.render import render
-    from gscodec.scene.renderable import render_view
+    from gscodec.scoring import auto_orbit, score_views
 
     t = f / seq.fps
     gof, baked = seq.gof_at(t), seq.gof_at(t).slice_scene(t, sh_degree=1)
     if len(baked) == 0:
         return None
-    values = []
-    for cam in auto_orbit(baked, cameras, resolution):
-        cam = dataclasses.replace(cam, time=t)
-        with torch.no_grad():
-            a = render_view(gof, cam).image.clamp(0, 1)
-            b = render(baked, cam).image.clamp(0, 1)
-        values.append(float(psnr(b, a)))
+    cams = [dataclasses.replace(cam, time=t) for cam in auto_orbit(baked, cameras, resolution)]
+    values = score_views(baked, cams, gof).psnr  # the baked PLY scene against the GOF's exact render
     return sum(values) / len(values)
-
-
-def cmd_eval(args) -> int:
-    from gscodec.eval.compare import auto_orbit, compare_scenes, load_any, pair_report, print_scores
-    from gscodec.eval.dynamic import evaluate_sequences, is_sequence, print_sequence_report
-
-    # anchor streams stay anchors: their neural Gaussians are rendered per view (renderable seam)
-    ref, test = load_any(args.reference, keep_anchors=True), load_any(args.decoded, keep_anchors=True)
-    ds = None
-    if args.cameras:
-        from gscodec.data.load import load_dataset
-
-        ds = load_dataset(args.cameras, downscale=args.downscale)
-    if is_sequence(ref.scene) or is_sequence(test.scene):
-        report = evaluate_sequences(ref, test, ds=ds, orbit=args.orbit or 12, resolution=args.resolution,
-                                    lpips_weights=args.lpips_weights)
-        print_sequence_report(report)
-    else:
-        if ds is not None:
-            cams, background = ds.test_cameras(), ds.background
-        else:
-            cams, background = auto_orbit(ref.scene, args.orbit or 12, args.resolution), (0.0, 0.0, 0.0)
-        m = compare_scenes(ref.scene, test.scene, cams, background=background, lpips_weights=args.lpips_weights)
-        report = pair_report(ref, test, m, len(cams))
-        print(f"views        {len(cams)}")
-        print_scores(report, "decoded vs reference renders")
-        print(f"size         {ref.file_bytes:,} B -> {test.file_bytes:,} B  ({report['ratio']:.1f}x)")
-        print(f"splats       {len(ref.scene):,} -> {len(test.scene):,}")
-        if test.decode_seconds is not None:
-            print(f"decode time  {test.decode_seconds:.2f} s")
-    if args.json:
-        from gscodec.utils.io import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(report, indent=2))
-    return 0

@@ -1,21 +1,19 @@
-"""`gscodec eval`: render a reference and a decoded scene from the same cameras and compare.
+"""What `gscodec eval` (gscodec.eval.cli) loads, compares and reports: a reference and a decoded
+scene rendered from the same cameras (gscodec.scoring), and their sizes.
 
 The reference renders stand in for ground truth, so the numbers measure what the codec
-lost, not how good the original training was.
+lost, not how good the original training was. A compression ratio comes only from a .gsz.
 """
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from gscodec.data.cameras import Camera, orbit_cameras
+from gscodec.data.cameras import Camera
 from gscodec.errors import InputError
 from gscodec.scene import GaussianScene, load_ply
+from gscodec.scoring import auto_orbit, score_dataset, score_views  # noqa: F401 - auto_orbit: its old home
 
 
 @dataclass
@@ -24,6 +22,10 @@ class LoadedScene:
     path: Path
     file_bytes: int
     decode_seconds: float | None = None  # set for .gsz inputs
+
+    @property
+    def is_gsz(self) -> bool:
+        return self.decode_seconds is not None
 
 
 def file_head(path: Path, n: int = 4) -> bytes:
@@ -49,15 +51,49 @@ def load_any(path: str | Path, *, keep_anchors: bool = False) -> LoadedScene:
     return LoadedScene(scene, path, len(data), time.perf_counter() - t0)
 
 
-def pair_report(ref: LoadedScene, test: LoadedScene, m: dict, views: int) -> dict:
+def compressed_file(test: LoadedScene, gsz: str | Path | None = None) -> Path | None:
+    """The .gsz whose size is `test`'s compressed size: `gsz` when given (the file a decoded
+    PLY came from), else `test` itself when it is one; None for a PLY alone, whose size says
+    nothing of the compression (#23: it was printed as the compressed size, '0.8x')."""
+    if gsz is None:
+        return test.path if test.is_gsz else None
+    gsz = Path(gsz)
+    if not gsz.is_file():
+        raise InputError(f"--gsz {gsz}: no such file")
+    if file_head(gsz)[:3] == b"ply":
+        raise InputError(f"--gsz {gsz}: a PLY, not a .gsz")
+    return gsz
+
+
+def pair_report(ref: LoadedScene, test: LoadedScene, m: dict, views: int, *, gsz: str | Path | None = None) -> dict:
     """What `gscodec eval` reports of any two inputs (static or dynamic): the scores of `test`
-    against `ref` (compare_scenes' dict), sizes, splat counts and the decode time."""
+    against `ref` (compare_scenes' dict), what was compared, sizes, splat counts and the decode
+    time. `ratio` is the reference's size over the compressed (.gsz) size, None without one."""
+    gsz = compressed_file(test, gsz)
+    compressed = gsz.stat().st_size if gsz is not None else None
     return {"reference": str(ref.path), "decoded": str(test.path), "views": views,
+            "compares": f"{_kind(test)} {test.path.name} against {_kind(ref)} {ref.path.name}",
             "psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"],
             "reference_bytes": ref.file_bytes, "decoded_bytes": test.file_bytes,
-            "ratio": ref.file_bytes / max(test.file_bytes, 1),
+            "reference_format": "gsz" if ref.is_gsz else "ply", "decoded_format": "gsz" if test.is_gsz else "ply",
+            "compressed_file": None if gsz is None else str(gsz), "compressed_bytes": compressed,
+            "ratio": ref.file_bytes / max(compressed, 1) if compressed is not None else None,
             "reference_splats": len(ref.scene), "decoded_splats": len(test.scene),
             "decode_seconds": test.decode_seconds}
+
+
+def _kind(s: LoadedScene) -> str:
+    return "the .gsz" if s.is_gsz else "the PLY"
+
+
+def size_line(r: dict) -> str:
+    """The report's sizes in words: a compression ratio only from a .gsz's size."""
+    ref = f"{r['reference_bytes']:,} B ({r['reference_format'].upper()})"
+    if r["compressed_bytes"] is None:
+        return (f"{ref}; decoded PLY {r['decoded_bytes']:,} B - a PLY size, not a compressed size "
+                "(give --gsz FILE.gsz for the ratio)")
+    via = "" if r["compressed_file"] == r["decoded"] else f", {Path(r['compressed_file']).name}"
+    return f"{ref} -> {r['compressed_bytes']:,} B (.gsz{via}; {r['ratio']:.1f}x)"
 
 
 def print_scores(r: dict, against: str) -> None:
@@ -67,88 +103,20 @@ def print_scores(r: dict, against: str) -> None:
           "LPIPS        skipped: no weights (set GSCODEC_LPIPS_WEIGHTS or --lpips-weights)")
 
 
-def auto_orbit(scene, n: int, resolution: int) -> list[Camera]:
-    """n cameras on an orbit that frames the bulk of the scene (robust to stray splats)."""
-    from gscodec.scene.renderable import renderable
-
-    xyz = renderable(scene).splats(None).means.detach().cpu().float()
-    if len(xyz) == 0:
-        raise InputError("cannot place orbit cameras around an empty scene")
-    centre = xyz.median(0).values
-    radius = float(torch.quantile((xyz - centre).norm(dim=1), 0.9)) if len(xyz) > 1 else 1.0
-    radius = max(radius, 1e-6)
-    fov = 50.0
-    dist = radius / math.sin(math.radians(fov / 2)) * 1.05
-    # z-up orbit with some elevation variety; content-agnostic, identical for both scenes
-    return orbit_cameras(n, dist, width=resolution, height=resolution, fov_deg=fov,
-                         elevation_deg=(10.0, 40.0), target=tuple(centre.tolist()))
+def score_on_dataset(scene, ds, indices: list[int], *, backend: str = "auto", keep_images: bool = False) -> dict:
+    """Mean PSNR / SSIM at the dataset views `indices` (and, with keep_images, the renders):
+    gscodec.scoring.score_dataset's numbers, in the dict older callers read."""
+    s = score_dataset(scene, ds, indices, backend=backend, keep_images=keep_images)
+    out = {"psnr": s.mean()["psnr"], "ssim": s.mean()["ssim"]}
+    return {**out, "images": s.kept_images()} if keep_images else out
 
 
-@dataclass
-class EvalReport:
-    psnr: float
-    ssim: float
-    lpips: float | None
-    n_views: int
-    ref_bytes: int
-    test_bytes: int
-    ref_splats: int
-    test_splats: int
-    decode_seconds: float | None
-    per_view_psnr: list[float] = field(default_factory=list)
-
-    @property
-    def ratio(self) -> float:
-        return self.ref_bytes / max(self.test_bytes, 1)
-
-
-def score_on_dataset(scene: GaussianScene, ds, indices: list[int], *, backend: str = "auto",
-                     keep_images: bool = False) -> dict:
-    """Mean PSNR / SSIM of `scene` rendered at the dataset views `indices` against their ground
-    truth; with keep_images, also the renders (so callers need not render them again)."""
-    from gscodec.eval.metrics import psnr, ssim
-    from gscodec.scene.renderable import render_view, renderable
-
-    source = renderable(scene)  # anchors: their neural Gaussians, spawned per view; spacetime: the slice
-
-    def draw(cam):
-        return render_view(source, cam, background=ds.background, backend=backend)
-    ps, ss, images = [], [], []
-    for i in indices:
-        with torch.no_grad():
-            img = draw(ds.cameras[i]).image.clamp(0, 1)
-        gt = ds.image(i).to(img.device)
-        ps.append(float(psnr(img, gt)))
-        ss.append(float(ssim(img, gt)))
-        if keep_images:
-            images.append(img)
-    out = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
-    return {**out, "images": images} if keep_images else out
-
-
-def compare_scenes(ref: GaussianScene, test: GaussianScene, cameras: list[Camera], *,
-                   background=(0.0, 0.0, 0.0), lpips_weights: str | None = None,
+def compare_scenes(ref, test, cameras: list[Camera], *, background=(0.0, 0.0, 0.0), lpips_weights: str | None = None,
                    progress: bool = True) -> dict:
-    """Mean PSNR / SSIM (/ LPIPS) of `test` renders against `ref` renders; either may be any
-    scene the renderable seam knows (an anchor scene renders its neural Gaussians per view)."""
-    from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
-    from gscodec.scene.renderable import render_view, renderable
-    from gscodec.utils.progress import progress_iter
-
-    ref, test = renderable(ref), renderable(test)
-    psnrs, ssims, lps = [], [], []
-    lpips_ok = True
-    for cam in progress_iter(cameras, "rendering views", enabled=progress):
-        with torch.no_grad():
-            a = render_view(ref, cam, background=background).image.clamp(0, 1)
-            b = render_view(test, cam, background=background).image.clamp(0, 1)
-        psnrs.append(float(psnr(b, a)))
-        ssims.append(float(ssim(b, a)))
-        if lpips_ok:
-            try:
-                lps.append(float(lpips(b, a, weights=lpips_weights)))
-            except LpipsUnavailable:
-                lpips_ok = False
+    """Mean PSNR / SSIM (/ LPIPS) of `test` renders against `ref` renders from `cameras`; either
+    may be any scene the renderable seam knows (gscodec.scoring.score_views)."""
+    s = score_views(test, cameras, ref, background=background, lpips=True, lpips_weights=lpips_weights,
+                    progress=progress, desc="rendering views")
     # identical views give inf (lossless); the mean is then inf too, which is the truth
-    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "lpips": float(np.mean(lps)) if lps else None,
-            "per_view_psnr": psnrs}
+    m = s.mean()
+    return {"psnr": m["psnr"], "ssim": m["ssim"], "lpips": m["lpips"], "per_view_psnr": s.psnr}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 from gscodec.errors import InputError
+from gscodec.scoring import auto_orbit, score_dataset
+from gscodec.utils.rates import mbps
 
 
 def is_sequence(scene) -> bool:
@@ -16,8 +18,6 @@ def is_sequence(scene) -> bool:
 def timed_orbit(seq, n: int, resolution: int) -> list:
     """n orbit cameras (gscodec.eval.compare.auto_orbit) whose times step evenly from the first
     frame to the last, so one orbit shows every GOF's motion."""
-    from gscodec.eval.compare import auto_orbit
-
     cams = auto_orbit(seq, n, resolution)
     last = seq.n_frames - 1
     frames = [round(i * last / max(n - 1, 1)) for i in range(n)]
@@ -25,10 +25,9 @@ def timed_orbit(seq, n: int, resolution: int) -> list:
 
 
 def evaluate_sequences(ref, test, *, ds=None, orbit: int = 12, resolution: int = 256,
-                       lpips_weights: str | None = None) -> dict:
+                       lpips_weights: str | None = None, gsz=None) -> dict:
     """ref / test: LoadedScene of two dynamic streams. -> the report dict `gscodec eval` prints."""
     from gscodec.eval.compare import compare_scenes, pair_report
-    from gscodec.train.dynamic_run import mbps, per_frame_scores
 
     for s in (ref, test):
         if not is_sequence(s.scene):
@@ -48,25 +47,26 @@ def evaluate_sequences(ref, test, *, ds=None, orbit: int = 12, resolution: int =
         cams, background = timed_orbit(seq, orbit, resolution), (0.0, 0.0, 0.0)
     m = compare_scenes(ref.scene, test.scene, cams, background=background, lpips_weights=lpips_weights)
     seconds = seq.n_frames / seq.fps
-    report = {**pair_report(ref, test, m, len(cams)), "frames": seq.n_frames, "fps": seq.fps, "seconds": seconds,
+    report = {**pair_report(ref, test, m, len(cams), gsz=gsz), "frames": seq.n_frames, "fps": seq.fps, "seconds": seconds,
               "reference_mbps": mbps(ref.file_bytes, seq.n_frames, seq.fps),
               "decoded_mbps": mbps(test.file_bytes, seq.n_frames, seq.fps),
               "decoded_bytes_per_frame": test.file_bytes / seq.n_frames}
     if ds is not None:
-        for key, s in (("reference_vs_ground_truth", ref), ("decoded_vs_ground_truth", test)):
-            rows, _ = per_frame_scores(s.scene, ds, ds.test_indices)
+        for key, s, what in (("reference_vs_ground_truth", ref, "reference"), ("decoded_vs_ground_truth", test, "decoded")):
+            rows = score_dataset(s.scene, ds, lpips=True, progress=True,
+                                 desc=f"{what} vs ground truth").per_frame()
             report[key] = {"psnr": sum(r["psnr"] for r in rows) / len(rows),
                            "ssim": sum(r["ssim"] for r in rows) / len(rows), "per_frame": rows}
     return report
 
 
 def print_sequence_report(r: dict) -> None:
-    from gscodec.eval.compare import print_scores
+    from gscodec.eval.compare import print_scores, size_line
 
     print(f"frames       {r['frames']} at {r['fps']:g} fps ({r['seconds']:.2f} s); {r['views']} views")
     print_scores(r, "decoded vs reference renders, each view at its time")
-    print(f"size         {r['reference_bytes']:,} B -> {r['decoded_bytes']:,} B  ({r['ratio']:.1f}x); "
-          f"{r['reference_mbps']:.3f} -> {r['decoded_mbps']:.3f} Mbps, {r['decoded_bytes_per_frame']:,.0f} B per frame")
+    print(f"size         {size_line(r)}; {r['reference_mbps']:.3f} -> {r['decoded_mbps']:.3f} Mbps, "
+          f"{r['decoded_bytes_per_frame']:,.0f} B per frame")
     for key, what in (("reference_vs_ground_truth", "reference"), ("decoded_vs_ground_truth", "decoded")):
         if key in r:
             pf = [x["psnr"] for x in r[key]["per_frame"]]

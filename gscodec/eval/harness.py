@@ -69,6 +69,7 @@ from gscodec.eval.spec import (  # noqa: F401 - re-exported: the harness is wher
     spec_from_dict,
     train_hash,
 )
+from gscodec.scoring import score_dataset
 
 ENGINES = ("local", "ray")
 RESULTS_NAME = "results.jsonl"
@@ -181,29 +182,11 @@ class Context:
 
 
 def evaluate_views(scene, ds, lpips_weights: str | None = None) -> dict:
-    """Mean PSNR / SSIM / LPIPS (None without weights) of `scene` on the dataset's test views."""
-    import numpy as np
-    import torch
-
-    from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
-    from gscodec.render import render
-
-    ps, ss, lp, note = [], [], [], None
-    for i in ds.test_indices:
-        with torch.no_grad():
-            img = render(scene, ds.cameras[i], background=ds.background).image.clamp(0, 1)
-        gt = ds.image(i)
-        ps.append(float(psnr(img, gt)))
-        ss.append(float(ssim(img, gt)))
-        if note is None:
-            try:
-                lp.append(float(lpips(img, gt, weights=lpips_weights)))
-            except LpipsUnavailable as e:
-                note, lp = str(e), []
-    if not ps:
+    """Mean PSNR / SSIM / LPIPS (None without weights) of `scene` on the dataset's test views
+    (gscodec.scoring, so anchor scenes too)."""
+    if not ds.test_indices:
         raise InputError("the dataset has no test views to evaluate on")
-    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "lpips": float(np.mean(lp)) if lp else None,
-            "views": len(ps), "lpips_note": note}
+    return score_dataset(scene, ds, lpips=True, lpips_weights=lpips_weights).mean()
 
 
 def _sections(data: bytes) -> list[dict]:
@@ -230,7 +213,8 @@ def run_job(job: Job, ctx: Context) -> dict:
 
         ds = ctx.dataset(job.scene)
         res = train_and_compress(ds, TrainConfig.from_dict(job.train_config), job_dir, codec=job.codec.name,
-                                 codec_config=job.codec_config, progress=ctx.progress)
+                                 codec_config=job.codec_config, progress=ctx.progress,
+                                 lpips_weights=ctx.spec.lpips_weights)
         m = res.metrics
         data = (job_dir / "scene.gsz").read_bytes()
         return {"psnr": m["compressed"]["psnr"], "ssim": m["compressed"]["ssim"], "lpips": m.get("lpips"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from gscodec.errors import InputError
-from gscodec.eval.bdrate import bd_psnr, bd_rate
+from gscodec.metrics.bdrate import bd_psnr, bd_rate
 from gscodec.eval.harness import SPEC_NAME, latest_records, read_results
 from gscodec.eval.reference import DATASET_NAMES, canonical_dataset, published_for
 

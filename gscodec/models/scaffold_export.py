@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from gscodec.errors import InputError
+from gscodec.metrics import psnr, ssim
 from gscodec.models.scaffold import ScaffoldModel, render_anchor_scene
 from gscodec.render.project import quat_to_rotmat
 from gscodec.render.sh import eval_sh
@@ -192,7 +193,6 @@ def export_fit_report(scene: AnchorScene, exported: GaussianScene, *, dataset=No
     views, and, with a dataset, both against the ground truth (fit_loss_db = anchor PSNR -
     exported PSNR vs ground truth). Views: `cameras`, else the dataset's `indices` (default:
     its test views)."""
-    from gscodec.eval.metrics import psnr
     from gscodec.render import render
 
     if cameras is None:
@@ -237,7 +237,6 @@ def distill_export(exported: GaussianScene, scene: AnchorScene, cameras, *, step
     exported splats share that work."""
     import random
 
-    from gscodec.eval.metrics import ssim
     from gscodec.models.gaussians import GaussianModel
     from gscodec.render import render
     from gscodec.utils.progress import progress_iter

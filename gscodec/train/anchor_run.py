@@ -13,24 +13,30 @@ import time
 from pathlib import Path
 
 from gscodec.data.dataset import Dataset
+from gscodec.scoring import score_dataset
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
 
 
 def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: str = "hac",
                                codec_config: dict | None = None, resume: bool = False, progress: bool = True,
-                               export_sh_degree: int = 3):
+                               export_sh_degree: int = 3, lpips_weights: str | None = None):
     """cfg: a ScaffoldConfig (or a dict of its fields). codec_config: `lambda_rate` (λ of the
     rate term in the training loss), `hac` (the entropy model's config overrides), the rest goes
     to the codec. The codec names what the run trains: its representation (`representation_class`,
     default ScaffoldModel), its entropy model (`model_class`, None: train without one) and the
-    phases it adds (`training_phases`)."""
+    phases it adds (`training_phases`). LPIPS of the decoded views as train_and_compress's."""
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
-    from gscodec.eval.compare import score_on_dataset
     from gscodec.models.scaffold import ScaffoldModel
     from gscodec.models.scaffold_export import anchors_to_gaussians
     from gscodec.scene import save_ply
-    from gscodec.train.run import RunResult, _jsonable, side_by_side
+    from gscodec.train.run import (
+        RunResult,
+        _jsonable,
+        _psnr_ssim,
+        side_by_side,
+        with_lpips,
+    )
     from gscodec.train.scaffold import ScaffoldConfig, ScaffoldTrainer
 
     codec_config = dict(codec_config or {})
@@ -86,16 +92,15 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
 
     test = ds.test_indices
     raw_scene = scene.detach().to("cpu")
-    uncompressed = score_on_dataset(raw_scene, ds, test)
-    compressed = score_on_dataset(decoded, ds, test, keep_images=True)
-    decoded_renders = compressed.pop("images")
+    uncompressed, _ = _psnr_ssim(score_dataset(raw_scene, ds, test))
+    scored = score_dataset(decoded, ds, test, keep_images=True, lpips=True, lpips_weights=lpips_weights)
+    compressed, decoded_renders = _psnr_ssim(scored)
 
     t0 = time.perf_counter()
     exported = anchors_to_gaussians(decoded, export_sh_degree)
     export_seconds = time.perf_counter() - t0
     ply = save_ply(exported, out / "scene.ply")
-    export_scores = score_on_dataset(exported, ds, test, keep_images=True)
-    export_renders = export_scores.pop("images")
+    export_scores, export_renders = _psnr_ssim(score_dataset(exported, ds, test, keep_images=True))
     metrics = {
         "dataset": ds.name or str(ds.root), "codec": codec, "representation": "anchors",
         "lambda_rate": trainer.cfg.lambda_rate, "train_iterations": trainer.step, "train_seconds": train_seconds,
@@ -114,6 +119,7 @@ def train_and_compress_anchors(ds: Dataset, cfg, out_dir: str | Path, *, codec: 
         "entropy_model": None if trainer.entropy_model is None else
         {"class": type(trainer.entropy_model).__name__, **trainer.entropy_model.describe(scene.anchors)},
     }
+    with_lpips(metrics, scored)
     renders = out / "renders"
     for i, img in zip(test, decoded_renders):
         save_image(renders / f"test_{i:03d}.png", img)

@@ -31,6 +31,8 @@ def register(sub) -> None:
                         "VALUE is read as JSON when it parses, else as text")
     s.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     s.add_argument("--config", default=None, help="JSON file with TrainConfig fields")
+    s.add_argument("--lpips-weights", default=None,
+                   help="LPIPS weights file for the decoded test views (or GSCODEC_LPIPS_WEIGHTS; else skipped)")
     s.set_defaults(fn=cmd_train)
 
 
@@ -91,7 +93,8 @@ def cmd_train(args) -> int:
     if ds.dynamic:
         raise InputError(f"{args.dataset} is a dynamic dataset ({ds.n_frames} frames): train it with "
                          "--codec dynamic-gscodec")
-    res = train_and_compress(ds, cfg, args.out, codec=args.codec, codec_config=codec_config, resume=args.resume)
+    res = train_and_compress(ds, cfg, args.out, codec=args.codec, codec_config=codec_config, resume=args.resume,
+                             lpips_weights=args.lpips_weights)
     m = res.metrics
     print(f"test PSNR {m['uncompressed']['psnr']:.2f} dB uncompressed, {m['compressed']['psnr']:.2f} dB decoded; "
           f"{m['compressed']['bytes']:,} B ({m['ratio']:.1f}x smaller than the .ply)")
@@ -125,7 +128,8 @@ def _train_dynamic(args, base: dict) -> int:
             raise InputError("--lambda must be >= 0")
         codec_config["lambda_rate"] = args.lambda_rate
     ds = load_dataset(args.dataset, downscale=args.downscale)
-    res = train_and_compress_dynamic(ds, cfg, args.out, codec=args.codec, codec_config=codec_config)
+    res = train_and_compress_dynamic(ds, cfg, args.out, codec=args.codec, codec_config=codec_config,
+                                     lpips_weights=args.lpips_weights)
     m = res.metrics
     u, c = m["uncompressed"], m["compressed"]
     print(f"{m['frames']} frames in {len(m['gofs'])} GOF(s) of {m['gof']}: test PSNR {u['psnr']:.2f} dB uncompressed, "
@@ -159,7 +163,8 @@ def _train_anchors(args, base: dict) -> int:
     ds = load_dataset(args.dataset, downscale=args.downscale)
     cfg = scaffold_config_for(iterations, base, n_points=len(ds.points.xyz))
     res = train_and_compress_anchors(ds, cfg, args.out, codec=args.codec, codec_config=codec_config,
-                                     resume=args.resume, export_sh_degree=sh_degree)
+                                     resume=args.resume, export_sh_degree=sh_degree,
+                                     lpips_weights=args.lpips_weights)
     m = res.metrics
     print(f"test PSNR {m['uncompressed']['psnr']:.2f} dB before coding, {m['compressed']['psnr']:.2f} dB decoded; "
           f"{m['compressed']['bytes']:,} B ({m['ratio']:.1f}x smaller than the same model stored raw, "

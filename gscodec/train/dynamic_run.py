@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
+from gscodec.scoring import score_dataset
 from gscodec.train.spacetime import SpacetimeTrainConfig, SpacetimeTrainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
 from gscodec.utils.rates import mbps
@@ -34,39 +34,13 @@ def with_dynamic_simulation(cfg: SpacetimeTrainConfig, codec_obj, codec_config: 
     return dataclasses.replace(cfg, simulation=sim).validate()
 
 
-@torch.no_grad()
 def per_frame_scores(scene, ds: Dataset, indices: list[int], *, keep: set[int] = frozenset(),
                      lpips_weights: str | None = None) -> tuple[list[dict], dict]:
     """[{frame, psnr, ssim[, lpips]}] averaged over the test views of each frame, and renders of
-    the views in `keep` (index -> image). LPIPS when weights are given (argument or
-    GSCODEC_LPIPS_WEIGHTS); without them the rows have no lpips key."""
-    from gscodec.eval.metrics import LpipsUnavailable, lpips, psnr, ssim
-    from gscodec.scene.renderable import render_view
-
-    by_frame: dict[int, list[tuple]] = {}
-    images = {}
-    use_lpips = True
-    for i in indices:
-        cam = ds.cameras[i]
-        with torch.no_grad():
-            img = render_view(scene, cam, background=ds.background).image.clamp(0, 1)
-        gt = ds.image(i)
-        lp = None
-        if use_lpips:
-            try:
-                lp = float(lpips(img, gt, weights=lpips_weights))
-            except LpipsUnavailable:
-                use_lpips = False
-        by_frame.setdefault(cam.frame, []).append((float(psnr(img, gt)), float(ssim(img, gt)), lp))
-        if i in keep:
-            images[i] = img
-    rows = []
-    for f, vals in sorted(by_frame.items()):
-        row = {"frame": f, "psnr": float(np.mean([v[0] for v in vals])), "ssim": float(np.mean([v[1] for v in vals]))}
-        if use_lpips:
-            row["lpips"] = float(np.mean([v[2] for v in vals]))
-        rows.append(row)
-    return rows, images
+    the views in `keep` (index -> image): gscodec.scoring's per-frame rows. LPIPS when weights
+    are given (argument or GSCODEC_LPIPS_WEIGHTS); without them the rows have no lpips key."""
+    s = score_dataset(scene, ds, indices, lpips=True, lpips_weights=lpips_weights, keep_images=set(keep))
+    return s.per_frame(), s.images
 
 
 def _mean(rows: list[dict], key: str) -> float | None:

@@ -12,6 +12,7 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.scene import save_ply
+from gscodec.scoring import score_dataset
 from gscodec.train.config import TrainConfig
 from gscodec.train.trainer import Trainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
@@ -37,11 +38,11 @@ def side_by_side(ds: Dataset, index: int, renders: list[torch.Tensor], path: Pat
 
 def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path, *, codec: str = "ptc",
                        codec_config: dict | None = None, resume: bool = False,
-                       progress: bool = True) -> RunResult:
+                       progress: bool = True, lpips_weights: str | None = None) -> RunResult:
+    """LPIPS of the decoded test views with `lpips_weights` (else GSCODEC_LPIPS_WEIGHTS;
+    without any, metrics['lpips'] is None and 'lpips_note' says why)."""
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.data.images import save_image
-    from gscodec.eval.compare import score_on_dataset
-    from gscodec.eval.metrics import LpipsUnavailable, lpips
 
     codec_obj = get_codec(codec, **(codec_config or {}))
     if getattr(codec_obj, "representation", "gaussians") == "anchors":
@@ -53,7 +54,7 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
         cfg = scaffold_config_for(train_cfg.iterations, n_points=len(ds.points.xyz))
         return train_and_compress_anchors(ds, cfg, out_dir, codec=codec,
                                           codec_config=codec_config, resume=resume, progress=progress,
-                                          export_sh_degree=train_cfg.sh_degree)
+                                          export_sh_degree=train_cfg.sh_degree, lpips_weights=lpips_weights)
     train_cfg = with_codec_simulation(train_cfg, codec_obj, codec_config or {})  # refuses before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,10 +77,9 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     decode_seconds = time.perf_counter() - t0
 
     test = ds.test_indices
-    uncompressed = score_on_dataset(scene, ds, test, keep_images=True)
-    uncompressed_renders = uncompressed.pop("images")
-    compressed = score_on_dataset(decoded, ds, test, keep_images=True)
-    decoded_renders = compressed.pop("images")
+    uncompressed, uncompressed_renders = _psnr_ssim(score_dataset(scene, ds, test, keep_images=True))
+    scored = score_dataset(decoded, ds, test, keep_images=True, lpips=True, lpips_weights=lpips_weights)
+    compressed, decoded_renders = _psnr_ssim(scored)
     metrics = {
         "dataset": ds.name or str(ds.root), "codec": codec, "codec_config": codec_config or {},
         "train_iterations": trainer.step,
@@ -93,19 +93,29 @@ def train_and_compress(ds: Dataset, train_cfg: TrainConfig, out_dir: str | Path,
     }
     if trainer.history and trainer.history[-1].get("estimated_bits"):
         metrics["estimated_bits"] = trainer.history[-1]["estimated_bits"]
-    renders, lpips_vals = out / "renders", []
+    with_lpips(metrics, scored)
+    renders = out / "renders"
     for i, img in zip(test, decoded_renders):
         save_image(renders / f"test_{i:03d}.png", img)
-        if metrics.get("lpips_note") is None:
-            try:
-                lpips_vals.append(float(lpips(img, ds.image(i))))
-            except LpipsUnavailable as e:
-                metrics["lpips_note"] = str(e)
-    metrics["lpips"] = float(np.mean(lpips_vals)) if lpips_vals else None
     png = (side_by_side(ds, test[0], [uncompressed_renders[0], decoded_renders[0]], renders / "comparison.png")
            if test else None)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return RunResult(metrics, out, png)
+
+
+def _psnr_ssim(scores) -> tuple[dict, list]:
+    """A run's {'psnr', 'ssim'} of one scored set of views, and its kept renders."""
+    m = scores.mean()
+    return {"psnr": m["psnr"], "ssim": m["ssim"]}, scores.kept_images()
+
+
+def with_lpips(metrics: dict, scores) -> dict:
+    """A run's metrics get the decoded views' LPIPS (None, with 'lpips_note', without weights)."""
+    m = scores.mean()
+    if m["lpips_note"]:
+        metrics["lpips_note"] = m["lpips_note"]
+    metrics["lpips"] = m["lpips"]
+    return metrics
 
 
 def with_codec_simulation(cfg: TrainConfig, codec_obj, codec_config: dict) -> TrainConfig:

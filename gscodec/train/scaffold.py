@@ -26,6 +26,7 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
+from gscodec.metrics import psnr, ssim
 from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
@@ -338,8 +339,6 @@ class ScaffoldTrainer:
 
     # ---- one step ------------------------------------------------------------------------
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
-
         cfg, m = self.cfg, self.model
         phase = self.active()
         em = self.entropy_model
@@ -401,8 +400,6 @@ class ScaffoldTrainer:
         max_views, evenly spaced), attributes simulated as this step's phase does; no
         optimizer step. {"feature": [N, F], "scaling": [N, 6], "offsets": [N, 3k]}: a service
         for entropy models that weigh elements by their effect on the render."""
-        from gscodec.eval.metrics import ssim
-
         cfg, m = self.cfg, self.model
         ids = self.train_ids[:: max(1, math.ceil(len(self.train_ids) / max_views))]
         params = {"feature": m.features, "scaling": m.scaling, "offsets": m.offsets}
@@ -452,8 +449,6 @@ class ScaffoldTrainer:
         """Test-view PSNR/SSIM of the model as it would decode now (rounded attributes from
         the noise phase on; quantized=False: the raw attributes), and the model's estimated
         bits of all anchors when an entropy model is there."""
-        from gscodec.eval.metrics import psnr, ssim
-
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}

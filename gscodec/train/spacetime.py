@@ -20,6 +20,7 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
+from gscodec.metrics import psnr, ssim
 from gscodec.utils.config import ConfigBase
 
 
@@ -179,8 +180,6 @@ class SpacetimeTrainer:
                                backend=self.cfg.backend, slicer=self.model.slicer)
 
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
-
         cfg = self.cfg
         frame = self.rng.choice([f for f, v in self.train_views.items() if v])
         views = self.train_views[frame]
@@ -236,8 +235,6 @@ class SpacetimeTrainer:
     def evaluate(self, simulated: bool = True) -> dict:
         """Mean PSNR / SSIM over the GOF's test views (every frame), as the decoder will see
         the model (simulated=True: quantized and masked) or unquantized."""
-        from gscodec.eval.metrics import psnr, ssim
-
         params = self.rendered_params(training=False)[0] if simulated else dict(self.model.params())
         ps, ss = [], []
         for i in self.test_views:

@@ -10,7 +10,9 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
+from gscodec.metrics import ssim
 from gscodec.models.gaussians import PARAM_NAMES, GaussianModel
+from gscodec.scoring import score_dataset
 from gscodec.train.config import TrainConfig
 from gscodec.train.densify import MCMCStrategy
 from gscodec.train.params import make_optimizers
@@ -122,8 +124,6 @@ class Trainer:
         return img[0], meta
 
     def train_step(self) -> dict:
-        from gscodec.eval.metrics import ssim
-
         cfg = self.cfg
         idx = self._next_camera()
         gt = self.ds.image(idx).to(self.device)
@@ -157,13 +157,11 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, indices: list[int] | None = None) -> dict:
-        from gscodec.eval.compare import score_on_dataset
-
         indices = self.ds.test_indices if indices is None else indices
         if not indices:
             return {}
-        scores = score_on_dataset(self.scene_for_eval(), self.ds, indices, backend=self.cfg.backend)
-        out = {"step": self.step, **scores, "n_gaussians": len(self.model)}
+        m = score_dataset(self.scene_for_eval(), self.ds, indices, backend=self.cfg.backend).mean()
+        out = {"step": self.step, "psnr": m["psnr"], "ssim": m["ssim"], "n_gaussians": len(self.model)}
         if self._sim_active():
             out["estimated_bits"] = self.estimated_bits()
         return out

@@ -327,7 +327,7 @@ class Viewer(ServedApp):
         return self._psnr_cache[key]
 
     def _render_psnr(self, source_index: int, cam_index: int) -> float:
-        from gscodec.eval.metrics import psnr
+        from gscodec.metrics import psnr
         from gscodec.render import render
 
         cam = self.dataset.cameras[cam_index]

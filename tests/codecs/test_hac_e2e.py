@@ -83,3 +83,24 @@ def test_context_mlp_precision_is_recorded_and_both_decode(trained):
     for data in (small, big):
         dec = decode_bytes(data)
         assert len(dec) > 0 and torch.isfinite(dec.features).all()
+
+
+def test_an_anchor_run_reports_lpips_when_weights_are_given(tmp_path, monkeypatch):
+    """#21: the anchor runs' LPIPS (the static runs' loop never reached them): given weights,
+    metrics.json has the decoded test views' LPIPS; without, None and the reason."""
+    from gscodec.data.synthetic import load_builtin
+    from gscodec.metrics import LPIPSAlex
+
+    monkeypatch.delenv("GSCODEC_LPIPS_WEIGHTS", raising=False)
+    ds32 = load_builtin(resolution=32, n_views=6, cache_dir=tmp_path / "builtin")  # AlexNet needs >= 31 px
+    torch.save(LPIPSAlex().state_dict(), tmp_path / "alex.pth")
+    cfg = ScaffoldConfig.scaled(10, voxel_size=0.25, feat_dim=8, n_offsets=4)
+    for weights in (str(tmp_path / "alex.pth"), None):
+        run = tmp_path / f"run-{weights is not None}"
+        train_and_compress_anchors(ds32, cfg, run, codec_config={"hac": TINY_HAC}, progress=False,
+                                   export_sh_degree=0, lpips_weights=weights)
+        m = json.loads((run / "metrics.json").read_text())
+        if weights:
+            assert np.isfinite(m["lpips"]) and "lpips_note" not in m
+        else:
+            assert m["lpips"] is None and "no weights" in m["lpips_note"]

@@ -68,12 +68,16 @@ def test_gradient_pass_sets_channel_weights_once(trained):
 def test_mop_codes_indices_and_weights_and_a_fresh_process_decodes_the_same(trained, ds, tmp_path):
     codec = MopCodec()
     data = codec.encode(trained.result_scene())
+    # a coding unit's frame (ans.encode_quantized / escape_payload) costs beyond its model bits
+    # its u32 word count (32 bits) and the ANS coder's final flush: the 64-bit state written as
+    # up to two u32 words (64 bits) - 96 bits in all (measured up to ~85; 64 was flaky)
+    frame_bits = 32 + 64
     for g, b in codec.last_stats["bits"].items():
         units = 3 if g == "feature" else 1
-        assert abs(b["coded"] - b["model"]) <= 0.005 * b["model"] + 64 * units, (g, b)
+        assert abs(b["coded"] - b["model"]) <= 0.005 * b["model"] + frame_bits * units, (g, b)
         # never above the training estimate; it can be below on a 60-step run (wide scaling scales
         # put mass beyond the symbol range, which the coder does not pay; HAC's test alike)
-        assert b["coded"] <= 1.005 * b["estimated"] + 64 * units, (g, b)
+        assert b["coded"] <= 1.005 * b["estimated"] + frame_bits * units, (g, b)
     header, sections = container.unpack(data)
     idx = ans.decode_channels(need(sections, "c2fq_index"), header["count"])
     cm = MopEntropyModel.from_stream(header, sections)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gscodec.eval.bdrate import bd_psnr, bd_rate, check_curve
+from gscodec.metrics.bdrate import bd_psnr, bd_rate, check_curve
 
 RATES = [1000.0, 2000.0, 4000.0, 8000.0]
 PSNRS = [28.0, 31.0, 33.5, 35.0]

@@ -105,3 +105,11 @@ def test_lpips_network_random_weights(tmp_path, monkeypatch):
     torch.save(lin, tmp_path / "partial.pth")
     with pytest.raises(InputError, match="missing"):
         lpips(x, y, weights=tmp_path / "partial.pth")
+
+
+def test_lpips_of_images_too_small_for_alexnet_is_unavailable_not_a_crash(tmp_path):
+    path = tmp_path / "alex.pth"
+    torch.save(LPIPSAlex().state_dict(), path)
+    assert math.isfinite(lpips(_img(0, (32, 40, 3)), _img(1, (32, 40, 3)), weights=path))
+    with pytest.raises(LpipsUnavailable, match="28x40 images are below"):
+        lpips(_img(0, (28, 40, 3)), _img(1, (28, 40, 3)), weights=path)
