@@ -55,7 +55,7 @@ ALL_INPUTS = ("small_sh3", "guitar", "synthetic", "demo")
 # ---------------------------------------------------------------------------------------------
 # synthetic scene with trained-like statistics
 # ---------------------------------------------------------------------------------------------
-def synthetic_scene(n: int, seed: int = 0, sh_degree: int = 3, extent: float = 10.0):
+def synthetic_scene(n: int, seed: int = 0, sh_degree: int = 3, extent: float = 10.0, sh_noise: float = 0.25):
     """A seeded scene that looks like a trained 3DGS output statistically, not like uniform noise.
 
     * positions: splats lie on surfaces - a ground plane (30 %), ~n/25k spheres and boxes of
@@ -177,7 +177,7 @@ def synthetic_scene(n: int, seed: int = 0, sh_degree: int = 3, extent: float = 1
     lobe = protos[rng.integers(0, 256, n)] * np.exp(rng.normal(0, 0.4, (n, 1)))
     hue = np.clip(rgb, 0.05, 1.0) / np.clip(rgb, 0.05, 1.0).mean(1, keepdims=True)
     tint = 0.7 + 0.3 * hue
-    noise = rng.normal(0, 1, (n, k, 3)) * std[None, :, None] * 0.25
+    noise = rng.normal(0, 1, (n, k, 3)) * std[None, :, None] * sh_noise
     view_dep = rng.random(n) > 0.33
     sh_rest = (lobe[:, :, None] * tint[:, None, :] + noise) * np.where(view_dep, 1.0, 0.15)[:, None, None]
 

@@ -18,7 +18,7 @@ def register(sub) -> None:
     s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
                    help="RUN/ of a variable-rate codec (hemgs): code the trained model at this λ")
     s.add_argument("--preset", default=None, help="ptc: default | gsplat-png (default: default)")
-    s.add_argument("--quality", type=int, default=None, help="ptc, static-gscodec: 1 (smallest) .. 5 (best), default 3")
+    s.add_argument("--quality", type=int, default=None, help="ptc: 1 (smallest) .. 8 (closest to the original; 5-8 code SH rest by fixed-step scalar quantization), default 3; static-gscodec: 1..5")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
     s.add_argument("--codebook-size", type=int, default=None, help="k-means codebook size for SH rest")
     s.add_argument("--sh-rest", choices=["kmeans", "scalar", "drop"], default=None,

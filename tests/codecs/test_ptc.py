@@ -66,6 +66,31 @@ def test_scalar_sh_rest_error_bound():
     assert np.all(np.abs(dec["sh_rest"] - src["sh_rest"]) <= span / (2 ** bits - 1) / 2 + 1e-4)
 
 
+def test_fixed_step_sh_rest_error_is_half_a_step_and_ladder_reaches_it():
+    scene = _scene(400, degree=3)
+    codec = get_codec("ptc", quality=6)
+    cfg = codec.config
+    assert cfg.sh_rest_mode == "scalar" and cfg.sh_rest_step > 0
+    out = decode_bytes(codec.encode(scene))
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(scene.means.numpy()).query(out.means.numpy())
+    src, dec = to_channels(scene.subset(torch.from_numpy(idx))), to_channels(out)
+    assert np.abs(dec["sh_rest"] - src["sh_rest"]).max() <= cfg.sh_rest_step / 2 + 1e-5
+
+
+def test_old_version_1_streams_still_decode():
+    """A stream written before sh_rest_step existed (codec_version 1, no such config key)."""
+    from gscodec.coding import container
+
+    scene = _scene(200, degree=1)
+    header, sections = container.unpack(get_codec("ptc", quality=3).encode(scene))
+    header["codec_version"] = 1
+    del header["config"]["sh_rest_step"]
+    out = decode_bytes(container.pack(header, list(sections.values())))
+    assert len(out) == len(scene)
+
+
 def test_pruning_drops_invisible_splats():
     scene = _scene(300)
     scene.opacity_logits[:50] = -9.0  # opacity ~1e-4 < 1/255
@@ -83,8 +108,8 @@ def test_outlier_pruning():
 
 def test_quality_knob_orders_sizes():
     scene = _scene(2000, degree=1)
-    sizes = [len(get_codec("ptc", quality=q).encode(scene)) for q in (1, 3, 5)]
-    assert sizes[0] < sizes[1] < sizes[2]
+    sizes = [len(get_codec("ptc", quality=q).encode(scene)) for q in (1, 3, 5, 8)]
+    assert sizes[0] < sizes[1] < sizes[2] < sizes[3]
 
 
 def test_empty_and_tiny_scenes():
