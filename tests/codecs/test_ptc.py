@@ -163,3 +163,23 @@ def test_real_sample(shared_data):
     out = decode_bytes(data)
     assert out.sh_degree == 3 and len(out) <= len(scene)
     assert len(data) < (shared_data / "small_sh3.ply").stat().st_size / 6
+
+
+def test_target_psnr_picks_the_smallest_quality_that_reaches_it(tmp_path, capsys):
+    from gscodec.cli import main
+    from gscodec.codecs.ptc.target import OrbitReference
+    from gscodec.scene import save_ply
+
+    scene = _scene(300, degree=1, seed=4)
+    save_ply(scene, tmp_path / "in.ply")
+    out = tmp_path / "t.gsz"
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(out), "--target-psnr", "45",
+                 "--target-views", "2", "--target-resolution", "48"]) == 0
+    text = capsys.readouterr().out
+    assert "target 45 dB: quality" in text and "reaches it" in text
+    picked = int(text.split("target 45 dB: quality ")[1].split()[0])
+    ref = OrbitReference(scene, 2, 48)
+    assert ref.psnr(decode_bytes(out.read_bytes())) >= 45
+    if picked > 1:  # one level lower misses the target
+        lower = decode_bytes(get_codec("ptc", quality=picked - 1).encode(scene))
+        assert ref.psnr(lower) < 45

@@ -27,6 +27,7 @@ from gscodec.coding.stream import header_fields
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
+from gscodec.utils.progress import no_stages
 
 CODEC_VERSION = 2  # 2: sh_rest_step in the config (fixed-step scalar SH rest); reads 1
 SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
@@ -43,17 +44,20 @@ class PostTrainingCodec(StreamCodec):
             cfg.prune = PruneConfig.from_dict({**cfg.prune.__dict__, **prune})
         self.config = cfg.validate()
         self.last_stats: dict = {}
+        self.stage = no_stages  # callback naming each encode stage (the CLI shows it as progress)
 
     # ---- encode ----------------------------------------------------------------------
     def encode(self, scene: GaussianScene) -> bytes:
         cfg = self.config
         t0 = time.perf_counter()
         scene.check()
+        self.stage("prune")
         scene, prune_stats = prune(scene.detach().to("cpu"), cfg.prune)
         ch = to_channels(scene)
         means = scene.means.numpy()
         n, degree = len(scene), scene.sh_degree
 
+        self.stage("quantize")
         qpos, plo, phi = quantize_positions(means, cfg.position_bits)
         header = {
             "codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
@@ -72,10 +76,12 @@ class PostTrainingCodec(StreamCodec):
             symbols["sh_rest"], lo, hi = quantize_uniform(ch["sh_rest"], cfg.bits["sh_rest"], lo, hi)
             header["ranges"]["sh_rest"] = [lo.tolist(), hi.tolist()]
         elif degree > 0 and cfg.sh_rest_mode == "kmeans" and n > 0:
+            self.stage(f"k-means SH rest ({min(cfg.codebook_size, n // 4 or 1)} entries)")
             codebook, labels = _vector_quantize(ch["sh_rest"], cfg)
             symbols["sh_labels"] = labels[:, None].astype(np.int32)
             header["codebook_size"] = int(len(codebook))
 
+        self.stage("entropy coding")
         layout = layouts.get(cfg.layout)
         sections = layout.encode(qpos, symbols, codebook, header, cfg)
         data = container.pack(header, sections)
