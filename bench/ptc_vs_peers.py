@@ -390,9 +390,11 @@ def timing_1m(n: int, qualities: list[str], timeout: float) -> list[dict]:
     print(f"\n=== timing: {n:,} synthetic splats, SH degree 3 (encode + decode, no rendering)", flush=True)
     rows = []
     for qs in qualities:  # "3" (default k-means SH) or "3s" (scalar SH)
+        from gscodec.codecs.ptc.config import make_config
+
         q, mode = int(qs.rstrip("s")), ("scalar" if qs.endswith("s") else "")
         load0 = os.getloadavg()[0]
-        row = {"n": n, "quality": q, "sh_rest_mode": mode or "kmeans", "loadavg_1m_before": load0,
+        row = {"n": n, "quality": q, "sh_rest_mode": mode or make_config("default", q).sh_rest_mode, "loadavg_1m_before": load0,
                "timeout_s": timeout}
         t0 = time.perf_counter()
         try:
