@@ -5,7 +5,7 @@ Each input .ply is converted by
            npm `@playcanvas/splat-transform` (.spz output, Adobe's @adobe/spz, SPZ v4);
   * SOG  - npm `@playcanvas/splat-transform` (.sog output, CPU encoder: `-g cpu`);
   * gsplat's PNG layout - our `gsplat-png` preset;
-  * ours - the `default` preset at quality 1..5 (and, in full runs, codebook-size variants),
+  * ours - the `default` preset at quality 1..8 (a subset on the 500k scene),
 and every result is decoded back to a scene with the peer's own tool (peers write a .ply,
 which we load). Each decoded scene is rendered with our CPU rasterizer from the same orbit
 cameras as the original; PSNR / SSIM are against the original's renders (so they measure what
@@ -15,12 +15,14 @@ Peer times are wall-clock times of the converter process (node start-up included
 the spz-js helper also reports its in-process times), ours are in-process encode()/decode()
 times (no PLY parsing). All runs on the same machine in the same run.
 
-    python bench/ptc_vs_peers.py                 # full run (~20 min on 2 cores)
+    python bench/ptc_vs_peers.py                 # full run (~15 min on 2 cores)
     python bench/ptc_vs_peers.py --quick         # small synthetic scene, fewer views/qualities
     python bench/ptc_vs_peers.py --inputs small_sh3 guitar --timeout 300
 
 npm peers live in bench/peers (`npm ci --prefix bench/peers`); methods whose tool is missing
-are recorded as "skipped". Writes bench/results/ptc_vs_peers.json and .md.
+are recorded as "skipped". Writes bench/results/ptc_vs_peers.json (with the issue's `summary`),
+.md and .png (RD curves); the goals and report live in ptc_peers_report.py, the generated
+scene in ptc_peers_scene.py.
 """
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported by path
+from common import START_COMMIT  # noqa: E402
+from ptc_peers_report import _fmt, matched_psnr, plot_rd, summary, write_markdown  # noqa: E402,F401
+from ptc_peers_scene import REALISTIC_SH_NOISE, synthetic_scene  # noqa: E402,F401
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PEERS = ROOT / "bench" / "peers"
@@ -50,153 +57,27 @@ SPZ_SCRIPT = PEERS / "spz_convert.mjs"
 REAL_INPUTS = {"small_sh3": DATA / "small_sh3.ply", "guitar": DATA / "guitar.ply"}
 DEMO_PLY = ROOT / "runs" / "demo" / "scene.ply"
 ALL_INPUTS = ("small_sh3", "guitar", "synthetic", "demo")
-
-
-# ---------------------------------------------------------------------------------------------
-# synthetic scene with trained-like statistics
-# ---------------------------------------------------------------------------------------------
-def synthetic_scene(n: int, seed: int = 0, sh_degree: int = 3, extent: float = 10.0):
-    """A seeded scene that looks like a trained 3DGS output statistically, not like uniform noise.
-
-    * positions: splats lie on surfaces - a ground plane (30 %), ~n/25k spheres and boxes of
-      varied size (50 %), a far background shell (10 %, large splats, like a sky) - plus 10 %
-      floaters spread through the volume; small normal jitter; the order is shuffled (training
-      outputs are not spatially sorted);
-    * scales: log-normal, flat along the surface normal (the normal axis 4-20x thinner),
-      larger on the background shell; floaters are small and isotropic;
-    * rotations: the surface frame (z to the normal) with a random spin about the normal;
-    * opacity: bimodal logits - ~60 % near-opaque (N(4, 1.2)), ~40 % faint (N(-2.5, 1.2));
-      floaters mostly faint;
-    * colour: per-object base colour times a smooth positional texture, plus noise, as SH DC;
-    * SH rest: small (band l std ~0.05/sqrt(l), like a real SH3 scene), a scaled copy of one of 256 per-scene lobe
-      prototypes, tinted mostly grey plus the splat's own hue (channels strongly correlated), small
-      independent noise; about a third of the splats nearly view-independent.
-    """
-    import torch
-
-    from gscodec.scene.gaussian import GaussianScene, sh_coeffs_for_degree
-
-    rng = np.random.default_rng(seed)
-    C0 = 0.28209479177387814
-    n_ground, n_obj, n_bg = int(0.3 * n), int(0.5 * n), int(0.1 * n)
-    n_float = n - n_ground - n_obj - n_bg
-    pos, nrm, obj_id = [], [], []
-
-    # ground plane z = 0 over [-extent, extent]^2, denser near the centre
-    g = rng.normal(0, extent / 2.5, size=(n_ground, 2)).clip(-extent, extent)
-    pos.append(np.c_[g, np.zeros(n_ground)])
-    nrm.append(np.tile([0.0, 0.0, 1.0], (n_ground, 1)))
-    obj_id.append(np.zeros(n_ground, int))
-
-    # objects: spheres and axis-aligned boxes standing on the ground
-    n_objects = max(6, n // 25000)
-    centres = np.c_[rng.uniform(-0.7 * extent, 0.7 * extent, (n_objects, 2)), np.zeros(n_objects)]
-    sizes = np.exp(rng.normal(np.log(0.08 * extent), 0.5, n_objects))
-    centres[:, 2] = sizes
-    weights = sizes ** 2 / (sizes ** 2).sum()
-    which = rng.choice(n_objects, size=n_obj, p=weights)
-    is_box = rng.random(n_objects) < 0.4
-    d = rng.normal(size=(n_obj, 3))
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    box = is_box[which]
-    # box surface: push the largest coordinate to +-1 (normal is that axis)
-    ax = np.abs(d).argmax(1)
-    dbox = d / np.abs(d).max(1, keepdims=True)
-    nbox = np.zeros_like(d)
-    nbox[np.arange(n_obj), ax] = np.sign(d[np.arange(n_obj), ax])
-    p = np.where(box[:, None], dbox, d) * sizes[which, None] + centres[which]
-    pos.append(p)
-    nrm.append(np.where(box[:, None], nbox, d))
-    obj_id.append(which + 1)
-
-    # background shell (sky / far walls)
-    d = rng.normal(size=(n_bg, 3))
-    d[:, 2] = np.abs(d[:, 2]) * 0.6
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    pos.append(d * 3.0 * extent)
-    nrm.append(-d)
-    obj_id.append(np.full(n_bg, n_objects + 1))
-
-    # floaters
-    pos.append(rng.uniform(-extent, extent, (n_float, 3)) * [1, 1, 0.4] + [0, 0, 0.4 * extent])
-    f = rng.normal(size=(n_float, 3))
-    nrm.append(f / np.linalg.norm(f, axis=1, keepdims=True))
-    obj_id.append(np.full(n_float, n_objects + 2))
-
-    pos, nrm, obj_id = np.concatenate(pos), np.concatenate(nrm), np.concatenate(obj_id)
-    kind = np.concatenate([np.zeros(n_ground), np.ones(n_obj), np.full(n_bg, 2), np.full(n_float, 3)]).astype(int)
-    pos = pos + nrm * rng.normal(0, 0.002 * extent, (n, 1))
-
-    # scales (log): tangential log-normal, normal axis thinner; background larger, floaters isotropic
-    base = np.log(0.004 * extent) + rng.normal(0, 0.6, n)
-    base[kind == 2] += np.log(12.0)
-    tang = base[:, None] + rng.normal(0, 0.35, (n, 2))
-    thin = base - np.log(rng.uniform(4, 20, n))
-    log_scales = np.c_[tang, thin]
-    fl = kind == 3
-    log_scales[fl] = (base[fl] - 0.5)[:, None] + rng.normal(0, 0.2, (fl.sum(), 3))
-
-    # rotation: frame with z -> normal, random spin about the normal (w, x, y, z)
-    z = np.array([0.0, 0.0, 1.0])
-    axis = np.cross(np.broadcast_to(z, nrm.shape), nrm)
-    s = np.linalg.norm(axis, axis=1)
-    c = nrm @ z
-    ang = np.arctan2(s, c)
-    axis = np.where(s[:, None] > 1e-9, axis / np.maximum(s, 1e-12)[:, None], [1.0, 0.0, 0.0])
-    q_align = np.c_[np.cos(ang / 2), axis * np.sin(ang / 2)[:, None]]
-    spin = rng.uniform(0, 2 * np.pi, n)
-    q_spin = np.c_[np.cos(spin / 2), np.zeros(n), np.zeros(n), np.sin(spin / 2)]
-
-    def qmul(a, b):
-        w1, x1, y1, z1 = a.T
-        w2, x2, y2, z2 = b.T
-        return np.c_[w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2]
-
-    quats = qmul(q_align, q_spin)
-    quats *= np.exp(rng.normal(0, 0.3, (n, 1)))  # trained quaternions are not unit-norm
-    quats *= np.where(rng.random((n, 1)) < 0.5, 1.0, -1.0)
-
-    # opacity: bimodal logits
-    opaque = rng.random(n) < np.where(kind == 3, 0.1, 0.62)
-    opacity = np.where(opaque, rng.normal(4.0, 1.2, n), rng.normal(-2.5, 1.2, n))
-
-    # colour: per-object base colour, smooth positional texture, noise -> SH DC
-    obj_rgb = rng.uniform(0.1, 0.9, (n_objects + 3, 3))
-    tex = 0.5 + 0.5 * np.sin(pos @ rng.normal(0, 3.0 / extent, (3, 3)) + rng.uniform(0, 6, 3))
-    rgb = obj_rgb[obj_id] * (0.6 + 0.4 * tex) + rng.normal(0, 0.05, (n, 3))
-    sh_dc = (rgb - 0.5) / C0
-
-    k = sh_coeffs_for_degree(sh_degree) - 1
-    band = np.array([int(math.isqrt(i + 1)) for i in range(k)])  # 1, 1, 1, 2, ... per coefficient
-    std = 0.05 / np.sqrt(np.maximum(band, 1))
-    # view-dependent lobes repeat across a scene (materials, lighting): 256 prototype lobes per
-    # scene, each splat one of them scaled, tinted mostly grey (channels correlate strongly in
-    # trained scenes) with a share of its own DC hue; small independent noise on top
-    protos = rng.normal(0, 1, (256, k)) * std
-    lobe = protos[rng.integers(0, 256, n)] * np.exp(rng.normal(0, 0.4, (n, 1)))
-    hue = np.clip(rgb, 0.05, 1.0) / np.clip(rgb, 0.05, 1.0).mean(1, keepdims=True)
-    tint = 0.7 + 0.3 * hue
-    noise = rng.normal(0, 1, (n, k, 3)) * std[None, :, None] * 0.25
-    view_dep = rng.random(n) > 0.33
-    sh_rest = (lobe[:, :, None] * tint[:, None, :] + noise) * np.where(view_dep, 1.0, 0.15)[:, None, None]
-
-    perm = rng.permutation(n)
-    f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a[perm], dtype=np.float32))  # noqa: E731
-    return GaussianScene(means=f32(pos), quats=f32(quats), log_scales=f32(log_scales),
-                         opacity_logits=f32(opacity), sh_dc=f32(sh_dc), sh_rest=f32(sh_rest))
+QUALITIES = tuple(range(1, 9))  # ptc's ladder (gscodec/codecs/ptc/config.py)
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _load_ply(path: Path):
-    """load_ply, with its warnings (e.g. clamped +-inf opacity logits) captured as notes."""
+LOAD_TIMES: list[dict] = []  # load_ply seconds of each input (the summary's load_seconds_per_100mb)
+
+
+def _load_ply(path: Path, record: str | None = None):
+    """load_ply, with its warnings (e.g. clamped +-inf opacity logits) captured as notes;
+    `record`: the input's name, to keep its load time."""
     from gscodec.scene import load_ply
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        t0 = time.perf_counter()
         scene = load_ply(path)
+        if record:
+            LOAD_TIMES.append({"input": record, "ply_bytes": Path(path).stat().st_size,
+                               "load_s": time.perf_counter() - t0})
     notes = [str(w.message).replace(str(path), Path(path).name) for w in caught]
     return scene, notes
 
@@ -323,7 +204,15 @@ def _encode_child(ply: str, out: str, preset: str, quality: int, sh_rest_mode: s
     dect = time.perf_counter() - t0
     save_ply(dec, out + ".dec.ply")
     sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in gsz_summary(data)["sections"]}
-    print(json.dumps({"encode_s": enc, "decode_s": dect, "bytes": len(data), "sections": sections}))
+    print(json.dumps({"encode_s": enc, "decode_s": dect, "bytes": len(data), "sections": sections,
+                      "peak_rss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux ru_maxrss is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_ours_limited(ply: Path, work: Path, label: str, quality: int, timeout: float,
@@ -344,7 +233,7 @@ def run_ours_limited(ply: Path, work: Path, label: str, quality: int, timeout: f
     inner = json.loads(proc.stdout.strip().splitlines()[-1])
     dec, _ = _load_ply(Path(str(out) + ".dec.ply"))
     row.update(bytes=inner["bytes"], encode_s=inner["encode_s"], decode_s=inner["decode_s"], splats_out=len(dec),
-               sections=inner["sections"], status="ok")
+               sections=inner["sections"], peak_rss_mb=inner.get("peak_rss_mb"), status="ok")
     return row, dec
 
 
@@ -390,7 +279,7 @@ def run_splat_transform(in_ply: Path, work: Path, ext: str, timeout: float) -> t
 # one input
 # ---------------------------------------------------------------------------------------------
 def bench_input(name: str, ply: Path, args, work_root: Path) -> list[dict]:
-    ref, load_notes = _load_ply(ply)
+    ref, load_notes = _load_ply(ply, record=name)
     n = len(ref)
     big = n >= 300_000
     n_views, res = (args.views_large, args.res_large) if big else (args.views, args.res)
@@ -453,28 +342,15 @@ def bench_input(name: str, ply: Path, args, work_root: Path) -> list[dict]:
         else:
             r, dec = run_ours(ref, f"ours q{q}", "default", q)
         finish(r, dec)
-    if big:
-        for q in qualities:
-            r, dec = run_ours_limited(ply, work, f"ours q{q} scalar SH", q, args.ours_timeout, "scalar")
-            finish(r, dec)
-    skipped_q = [q for q in range(1, 6) if q not in qualities]
+    skipped_q = [q for q in QUALITIES if q not in qualities]
     if skipped_q:
         finish({"method": "ours q" + ",".join(map(str, skipped_q)), "family": "ours", "tool": "gscodec ptc",
-                "status": "skipped", "note": "not run at this size to keep the run ~20 min (k-means encode time)"})
-    if not args.quick and not big and ref.sh_degree > 0:
-        for label, kw in (("ours q3 cb256", dict(codebook_size=256)), ("ours q3 cb1024", dict(codebook_size=1024)),
-                          ("ours q3 scalar SH", dict(sh_rest_mode="scalar"))):
-            r, dec = run_ours(ref, label, "default", 3, **kw)
-            finish(r, dec)
+                "status": "skipped", "note": "not run at this size to keep the run ~15 min"})
     if load_notes:
         rows[0]["input_load_notes"] = load_notes
     for row in rows:
         row["nonfinite_opacity_in_input"] = nonfinite_in
     return rows
-
-
-def _fmt(v, spec):
-    return "-" if v is None else format(v, spec)
 
 
 def _print_row(r: dict) -> None:
@@ -488,39 +364,6 @@ def _print_row(r: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # goals
 # ---------------------------------------------------------------------------------------------
-def matched_psnr(rows: list[dict]) -> list[dict]:
-    """For each ok peer point: our smallest default-preset file whose PSNR >= the peer's."""
-    out = []
-    by_input: dict[str, list[dict]] = {}
-    for r in rows:
-        by_input.setdefault(r["input"], []).append(r)
-    for inp, rs in by_input.items():
-        ours = [r for r in rs if r["family"] == "ours" and r.get("status") == "ok" and r.get("psnr") is not None]
-        for peer in rs:
-            if peer["family"] not in ("spz", "sog"):
-                continue
-            target = 0.5 if peer["family"] == "sog" else 1 / 3
-            entry = {"input": inp, "peer": peer["method"], "family": peer["family"], "target_ratio": target,
-                     "peer_status": peer.get("status")}
-            if peer.get("status") != "ok" or peer.get("psnr") is None:
-                entry.update(verdict="n/a", why=peer.get("note", peer.get("status")))
-                out.append(entry)
-                continue
-            ok = [r for r in ours if r["psnr"] >= peer["psnr"]]
-            entry.update(peer_bytes=peer["bytes"], peer_psnr=peer["psnr"])
-            if not ok:
-                best = max(ours, key=lambda r: r["psnr"]) if ours else None
-                entry.update(verdict="not met", why="no setting of ours reaches the peer's PSNR"
-                             + (f" (best {best['method']}: {best['psnr']:.2f} dB)" if best else ""))
-            else:
-                m = min(ok, key=lambda r: r["bytes"])
-                ratio = m["bytes"] / peer["bytes"]
-                entry.update(ours=m["method"], ours_bytes=m["bytes"], ours_psnr=m["psnr"], ratio=ratio,
-                             verdict="met" if ratio <= target else "not met")
-            out.append(entry)
-    return out
-
-
 def _timing_child(n: int, q: int, sh_rest_mode: str | None = None) -> None:
     """Child-process body of the speed goal: one JSON line on stdout."""
     import torch
@@ -529,11 +372,16 @@ def _timing_child(n: int, q: int, sh_rest_mode: str | None = None) -> None:
     from gscodec.utils.timing import timed
 
     torch.set_num_threads(os.cpu_count() or 1)
-    scene = synthetic_scene(n, seed=1)
+    scene = synthetic_scene(n, seed=1, sh_noise=REALISTIC_SH_NOISE)
     codec = get_codec("ptc", preset="default", quality=q, **({"sh_rest_mode": sh_rest_mode} if sh_rest_mode else {}))
     data, enc = timed(codec.encode, scene)
     dec, dect = timed(decode_bytes, data)
-    print(json.dumps({"bytes": len(data), "encode_s": enc, "decode_s": dect, "splats_out": len(dec)}))
+    print(json.dumps({"bytes": len(data), "encode_s": enc, "decode_s": dect, "splats_out": len(dec),
+                      "peak_rss_mb": _peak_rss_mb()}))
+
+
+ENCODE_GOAL_S = {3: 10.0, 5: 20.0}  # issue #23: 500k splats, default quality <= 10 s, q5 < 20 s
+DECODE_GOAL_S = 2.0
 
 
 def timing_1m(n: int, qualities: list[str], timeout: float) -> list[dict]:
@@ -542,9 +390,11 @@ def timing_1m(n: int, qualities: list[str], timeout: float) -> list[dict]:
     print(f"\n=== timing: {n:,} synthetic splats, SH degree 3 (encode + decode, no rendering)", flush=True)
     rows = []
     for qs in qualities:  # "3" (default k-means SH) or "3s" (scalar SH)
+        from gscodec.codecs.ptc.config import make_config
+
         q, mode = int(qs.rstrip("s")), ("scalar" if qs.endswith("s") else "")
         load0 = os.getloadavg()[0]
-        row = {"n": n, "quality": q, "sh_rest_mode": mode or "kmeans", "loadavg_1m_before": load0,
+        row = {"n": n, "quality": q, "sh_rest_mode": mode or make_config("default", q).sh_rest_mode, "loadavg_1m_before": load0,
                "timeout_s": timeout}
         t0 = time.perf_counter()
         try:
@@ -557,8 +407,9 @@ def timing_1m(n: int, qualities: list[str], timeout: float) -> list[dict]:
         except subprocess.TimeoutExpired:
             row.update(status="timeout", note=f"generation + encode + decode did not finish in {timeout:.0f} s")
         row["wall_s"] = time.perf_counter() - t0
-        row["encode_goal_met"] = row.get("encode_s") is not None and row["encode_s"] <= 60.0
-        row["decode_goal_met"] = row.get("decode_s") is not None and row["decode_s"] <= 3.0
+        row["encode_goal_s"] = ENCODE_GOAL_S.get(q)
+        row["encode_goal_met"] = row.get("encode_s") is not None and row["encode_s"] <= (row["encode_goal_s"] or math.inf)
+        row["decode_goal_met"] = row.get("decode_s") is not None and row["decode_s"] <= DECODE_GOAL_S
         row["loadavg_1m_after"] = os.getloadavg()[0]
         if row["status"] == "ok":
             print(f"    q{q} {row['sh_rest_mode']}: {row['bytes']:,} B  encode {row['encode_s']:.1f} s  decode {row['decode_s']:.2f} s"
@@ -569,98 +420,21 @@ def timing_1m(n: int, qualities: list[str], timeout: float) -> list[dict]:
     return rows
 
 
-# ---------------------------------------------------------------------------------------------
-# report
-# ---------------------------------------------------------------------------------------------
-def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], timing: list[dict]) -> None:
-    L = ["# Post-training codec (ptc) vs peers", "",
-         f"Generated by `python bench/ptc_vs_peers.py{' --quick' if meta['quick'] else ''}` on {meta['date']}.",
-         f"Machine: {meta['platform']}, {meta['cpu_count']} CPU cores (shared: load average "
-         f"{meta['loadavg_start'][0]:.2f} at start, {meta['loadavg_end'][0]:.2f} at end), torch {meta['torch']}, "
-         f"node {meta['tools'].get('node')}. Tools: spz-js {meta['tools'].get('spz-js')}, "
-         f"@playcanvas/splat-transform {meta['tools'].get('@playcanvas/splat-transform')} "
-         f"(SPZ writer @adobe/spz {meta['tools'].get('@adobe/spz')}), SOG encoded with `-g cpu`.", "",
-         "PSNR/SSIM: our CPU rasterizer renders the decoded scene and the original from the same orbit "
-         "cameras (`auto_orbit`, black background); the original's renders are the reference. Peer times are "
-         "wall times of the node converter process (start-up and PLY parsing included); ours are in-process "
-         "`encode()` / `decode()` times. Timings are noisy: the 2 cores are shared with other jobs.", ""]
-    if meta.get("notes"):
-        L += ["Notes on this run:", ""] + [f"- {n}" for n in meta["notes"]] + [""]
-    by_input: dict[str, list[dict]] = {}
-    for r in rows:
-        by_input.setdefault(r["input"], []).append(r)
-    for inp, rs in by_input.items():
-        r0 = rs[0]
-        L += [f"## {inp}: {r0['splats_in']:,} splats, SH degree {r0['sh_degree']}, PLY {r0['ply_bytes']:,} B", "",
-              f"{r0['views']} views at {r0['resolution']}x{r0['resolution']}."
-              + (f" Non-finite opacity values in the input PLY: {r0['nonfinite_opacity_in_input']}."
-                 if r0.get("nonfinite_opacity_in_input", 0) > 0 else ""), "",
-              "| method | bytes | x smaller than PLY | bits/splat | PSNR dB | SSIM | encode s | decode s | splats out | note |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for r in rs:
-            note = r.get("note", "")
-            if r.get("nonfinite_opacity_in_decoded_ply", 0) > 0:
-                note += f" decoded PLY has {r['nonfinite_opacity_in_decoded_ply']} non-finite opacities"
-            if r.get("status") not in ("ok", None):
-                note = f"**{r['status']}**: {note}"
-            L.append(f"| {r['method']} | {_fmt(r.get('bytes'), ',d')} | {_fmt(r.get('ratio_vs_ply'), '.1f')} | "
-                     f"{_fmt(r.get('bits_per_splat'), '.1f')} | {_fmt(r.get('psnr'), '.2f')} | "
-                     f"{_fmt(r.get('ssim'), '.4f')} | {_fmt(r.get('encode_s'), '.2f')} | "
-                     f"{_fmt(r.get('decode_s'), '.2f')} | {r.get('splats_out', '-')} | {note.strip()} |")
-        for fam, title in (("ours", "Our sections (default preset; `gscodec info`)"),
-                           ("gsplat-png", "gsplat PNG layout sections")):
-            ours = [r for r in rs if r.get("sections") and r.get("status") == "ok" and r["family"] == fam]
-            if not ours:
-                continue
-            names = []
-            for r in ours:
-                names += [s for s in r["sections"] if s not in names]
-            L += ["", f"{title}: bytes (share of the file)", "",
-                  "| method | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-            for r in ours:
-                cells = []
-                for s in names:
-                    sec = r["sections"].get(s)
-                    cells.append("-" if sec is None else f"{sec['bytes']:,} ({100 * sec['bytes'] / r['bytes']:.0f}%)")
-                L.append(f"| {r['method']} | " + " | ".join(cells) + " |")
-        L.append("")
-    L += ["## Goals (matched PSNR)", "",
-          "For each peer point, our smallest default-preset setting whose PSNR is at least the peer's; "
-          "goal: at most 1/2 of SOG's bytes, at most 1/3 of SPZ's bytes.", "",
-          "| input | peer | peer bytes | peer PSNR | ours | ours bytes | ours PSNR | ours/peer | target | verdict |",
-          "|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
-    for g in goals:
-        L.append(f"| {g['input']} | {g['peer']} | {_fmt(g.get('peer_bytes'), ',d')} | {_fmt(g.get('peer_psnr'), '.2f')} | "
-                 f"{g.get('ours', '-')} | {_fmt(g.get('ours_bytes'), ',d')} | {_fmt(g.get('ours_psnr'), '.2f')} | "
-                 f"{_fmt(g.get('ratio'), '.3f')} | {g['target_ratio']:.3f} | **{g['verdict']}**"
-                 + (f" ({g['why']})" if g.get("why") else "") + " |")
-    if timing:
-        L += ["", f"## Speed goal: {timing[0]['n']:,} synthetic splats, SH degree 3, 2 cores "
-              "(encode <= 60 s, decode <= 3 s)", "",
-              "| quality | SH rest | bytes | encode s | decode s | load avg before | encode goal | decode goal |",
-              "|---|---|---:|---:|---:|---:|---|---|"]
-        for t in timing:
-            enc = _fmt(t.get("encode_s"), ".1f") if t["status"] == "ok" else f"> {t['timeout_s']:.0f} ({t['status']})"
-            L.append(f"| q{t['quality']} | {t['sh_rest_mode']} | {_fmt(t.get('bytes'), ',d')} | {enc} | {_fmt(t.get('decode_s'), '.2f')} | "
-                     f"{t['loadavg_1m_before']:.2f} | {'met' if t['encode_goal_met'] else 'not met'} | "
-                     f"{'met' if t['decode_goal_met'] else ('not met' if t['status'] == 'ok' else 'unknown')} |")
-    path.write_text("\n".join(L) + "\n")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small synthetic scene, fewer views and settings")
     ap.add_argument("--inputs", nargs="+", choices=ALL_INPUTS, default=list(ALL_INPUTS))
     ap.add_argument("--timeout", type=float, default=None, help="per peer conversion, seconds (default 180; quick 90)")
     ap.add_argument("--synthetic-n", type=int, default=None, help="default 500000 (quick 60000)")
-    ap.add_argument("--timing-n", type=int, default=None, help="speed-goal scene size (default 1000000; 0 = skip)")
+    ap.add_argument("--timing-n", type=int, default=None, help="speed-goal scene size (default 500000; 0 = skip)")
     ap.add_argument("--gsplat-png-max", type=int, default=200_000)
-    ap.add_argument("--skip-sog", nargs="*", default=[], help="inputs on which SOG is not run")
+    ap.add_argument("--skip-sog", nargs="*", default=None,
+                    help="inputs on which SOG is not run (default: synthetic, where its CPU k-means takes > 2 min)")
     ap.add_argument("--timing-timeout", type=float, default=240.0, help="per speed-goal child, seconds")
-    ap.add_argument("--timing-qualities", nargs="+", default=["3", "3s"],
+    ap.add_argument("--timing-qualities", nargs="+", default=["3", "5"],
                     help="qualities for the speed goal; suffix s = scalar SH rest instead of k-means")
     ap.add_argument("--large-qualities", type=int, nargs="+", default=None,
-                    help="our qualities on inputs >= 300k splats (default 1 3; quick 1)")
+                    help="our qualities on inputs >= 300k splats (default 1 3 5 7; quick 1 5)")
     ap.add_argument("--out", type=Path, default=RESULTS / "ptc_vs_peers.json")
     ap.add_argument("--ours-timeout", type=float, default=240.0,
                     help="limit on our encode of inputs >= 300k splats (child process), seconds")
@@ -673,6 +447,7 @@ def main(argv=None) -> int:
     if args.report_only:
         d = json.loads(args.out.read_text())
         write_markdown(args.out.with_suffix(".md"), d["meta"], d["rows"], matched_psnr(d["rows"]), d["timing"])
+        plot_rd(d["rows"], args.out.with_suffix(".png"))
         return 0
     if args._encode_child:
         a = args._encode_child
@@ -684,9 +459,11 @@ def main(argv=None) -> int:
     args.timeout = args.timeout or (90.0 if args.quick else 180.0)
     args.synthetic_n = args.synthetic_n or (60_000 if args.quick else 500_000)
     if args.timing_n is None:
-        args.timing_n = 0 if args.quick else 1_000_000
-    args.qualities = [1, 3, 5] if args.quick else [1, 2, 3, 4, 5]
-    args.qualities_large = args.large_qualities or ([1] if args.quick else [1, 3])
+        args.timing_n = 0 if args.quick else 500_000
+    if args.skip_sog is None:
+        args.skip_sog = [] if args.quick else [f"synthetic_{args.synthetic_n // 1000}k"]
+    args.qualities = [1, 3, 5, 7] if args.quick else list(QUALITIES)
+    args.qualities_large = args.large_qualities or ([1, 5] if args.quick else [1, 3, 5, 7])
     args.views, args.res = (4, 128) if args.quick else (6, 192)
     args.views_large, args.res_large = (2, 128) if args.quick else (3, 160)
 
@@ -696,7 +473,7 @@ def main(argv=None) -> int:
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "tools": _tool_versions(), "loadavg_start": list(os.getloadavg()),
-            "quick": args.quick, "argv": sys.argv[1:], "timeout_s": args.timeout}
+            "quick": args.quick, "argv": sys.argv[1:], "timeout_s": args.timeout, "git_commit": START_COMMIT}
     print(json.dumps(meta), flush=True)
     rows, timing = [], []
     old_rows, old_timing = [], []
@@ -724,7 +501,8 @@ def main(argv=None) -> int:
                 from gscodec.scene import save_ply
 
                 t0 = time.perf_counter()
-                ply = save_ply(synthetic_scene(args.synthetic_n, seed=0), tmp / f"synthetic_{args.synthetic_n}.ply")
+                ply = save_ply(synthetic_scene(args.synthetic_n, seed=0, sh_noise=REALISTIC_SH_NOISE),
+                               tmp / f"synthetic_{args.synthetic_n}.ply")
                 print(f"\n(synthetic scene of {args.synthetic_n:,} splats written in {time.perf_counter() - t0:.1f} s)")
             label = name if name != "synthetic" else f"synthetic_{args.synthetic_n // 1000}k"
             if not rows and old_rows:
@@ -742,7 +520,8 @@ def main(argv=None) -> int:
     print("\n=== goals (matched PSNR)")
     for g in goals:
         print(f"    {g['input']:<16}{g['peer']:<26}{g['verdict']:<8}"
-              + (f" ours {g['ours']} {g['ours_bytes']:,} B vs {g['peer_bytes']:,} B = {g['ratio']:.3f} "
+              + (f" ours {g['ours_bytes_interp']:,.0f} B (interpolated, {g['interp_between']}) vs {g['peer_bytes']:,} B"
+                 f" = {g['ratio']:.3f} "
                  f"(target {g['target_ratio']:.3f})" if g.get("ratio") is not None else f" {g.get('why', '')}"))
     print(f"\nwrote {args.out} and {args.out.with_suffix('.md')} in {meta['total_s']:.0f} s")
     return 0
@@ -752,6 +531,9 @@ def _write(args, meta, rows, timing) -> list[dict]:
     goals = matched_psnr(rows)
     meta = {**meta}
     meta.setdefault("loadavg_end", list(os.getloadavg()))
+    meta["load"] = LOAD_TIMES
+    summ = summary(rows, goals, timing, LOAD_TIMES, START_COMMIT)
+    meta["summary"] = summ
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def clean(o):
@@ -763,8 +545,10 @@ def _write(args, meta, rows, timing) -> list[dict]:
             return [clean(v) for v in o]
         return o
 
-    args.out.write_text(json.dumps(clean({"meta": meta, "rows": rows, "goals": goals, "timing": timing}), indent=1) + "\n")
+    args.out.write_text(json.dumps(clean({"summary": summ, "meta": meta, "rows": rows, "goals": goals,
+                                          "timing": timing}), indent=1) + "\n")
     write_markdown(args.out.with_suffix(".md"), meta, rows, goals, timing)
+    plot_rd(rows, args.out.with_suffix(".png"))
     return goals
 
 

@@ -18,7 +18,12 @@ def register(sub) -> None:
     s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
                    help="RUN/ of a variable-rate codec (hemgs): code the trained model at this λ")
     s.add_argument("--preset", default=None, help="ptc: default | gsplat-png (default: default)")
-    s.add_argument("--quality", type=int, default=None, help="ptc, static-gscodec: 1 (smallest) .. 5 (best), default 3")
+    s.add_argument("--quality", type=int, default=None, help="ptc: 1 (smallest) .. 8 (closest to the original; 5-8 code SH rest by fixed-step scalar quantization), default 3; static-gscodec: 1..5")
+    s.add_argument("--target-psnr", type=float, default=None, metavar="DB",
+                   help="ptc: the smallest quality whose decoded orbit renders reach this PSNR against the "
+                   "original's renders (binary search over the ladder; replaces --quality)")
+    s.add_argument("--target-views", type=int, default=6, help="orbit views of --target-psnr (default 6)")
+    s.add_argument("--target-resolution", type=int, default=160, help="their size in pixels (default 160)")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
     s.add_argument("--codebook-size", type=int, default=None, help="k-means codebook size for SH rest")
     s.add_argument("--sh-rest", choices=["kmeans", "scalar", "drop"], default=None,
@@ -55,36 +60,65 @@ def cmd_encode(args) -> int:
     from gscodec.codecs import get_codec
     from gscodec.scene import load_ply
     from gscodec.utils.io import atomic_write_bytes
+    from gscodec.utils.progress import Stages
 
     src = Path(args.input)
     check_output(args.output, src)
     if src.is_dir():
+        if args.target_psnr is not None:
+            raise InputError("--target-psnr applies to a .ply (codec ptc), not to a training run's folder")
         return _encode_run(args, src)
     if args.lambda_rate is not None:
         raise InputError("--lambda applies to a training run's folder (RUN/ of `gscodec train --codec hemgs`), "
                          "not to a .ply")
     args.codec = args.codec or "ptc"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        scene = load_ply(src)
-    for w in caught:
-        msg = str(w.message)
-        if scene.extras and "kept as extras" in msg:  # in memory, yes; no codec carries them
-            msg = f"{src}: properties the .gsz does not carry are dropped: {', '.join(scene.extras)}"
-        print(f"note: {msg}")
-    if args.sh_degree is not None:
-        if not 0 <= args.sh_degree <= 3:
-            raise InputError(f"--sh-degree must be 0..3, got {args.sh_degree}")
-        scene = scene.with_sh_degree(min(args.sh_degree, scene.sh_degree))
-    codec = get_codec(args.codec, **_codec_config(args))
-    t0 = time.perf_counter()
-    data = codec.encode(scene)
-    dt = time.perf_counter() - t0
-    atomic_write_bytes(args.output, data)
+    if args.target_psnr is not None and (args.codec != "ptc" or args.quality is not None):
+        raise InputError("--target-psnr picks the quality of codec ptc itself: give it without --quality "
+                         "(and without another --codec)")
+    with Stages(f"encode {src.name}") as stage:
+        stage("load PLY")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scene = load_ply(src)
+        for w in caught:
+            msg = str(w.message)
+            if scene.extras and "kept as extras" in msg:  # in memory, yes; no codec carries them
+                msg = f"{src}: properties the .gsz does not carry are dropped: {', '.join(scene.extras)}"
+            print(f"note: {msg}")
+        if args.sh_degree is not None:
+            if not 0 <= args.sh_degree <= 3:
+                raise InputError(f"--sh-degree must be 0..3, got {args.sh_degree}")
+            scene = scene.with_sh_degree(min(args.sh_degree, scene.sh_degree))
+        t0 = time.perf_counter()
+        if args.target_psnr is not None:
+            data = _encode_for_psnr(args, scene, stage)
+        else:
+            codec = get_codec(args.codec, **_codec_config(args))
+            if hasattr(codec, "stage"):
+                codec.stage = stage
+            data = codec.encode(scene)
+        dt = time.perf_counter() - t0
+        stage("write")
+        atomic_write_bytes(args.output, data)
     size_in = src.stat().st_size
     print(f"{src} ({size_in:,} B, {len(scene):,} splats) -> {args.output} ({len(data):,} B)  "
           f"ratio {size_in / len(data):.1f}x  encode {dt:.2f} s")
     return 0
+
+
+def _encode_for_psnr(args, scene, stage) -> bytes:
+    from gscodec.codecs.ptc.target import encode_for_psnr
+
+    if args.target_views < 1 or args.target_resolution < 8:
+        raise InputError("--target-views must be >= 1 and --target-resolution >= 8")
+    options = {k: v for k, v in _codec_config(args).items() if k != "quality"}
+    r = encode_for_psnr(scene, args.target_psnr, views=args.target_views, resolution=args.target_resolution,
+                        stage=stage, **options)
+    tried = ", ".join(f"q{q} {b:,} B {p:.2f} dB" for q, (b, p) in r.tried.items())
+    verdict = "reaches" if r.reached else "is the closest to (no quality reaches)"
+    print(f"target {args.target_psnr:g} dB: quality {r.quality} ({r.psnr:.2f} dB, {args.target_views} orbit views "
+          f"at {args.target_resolution} px) {verdict} it; tried {tried}")
+    return r.data
 
 
 def _encode_run(args, run: Path) -> int:
@@ -139,9 +173,14 @@ def cmd_decode(args) -> int:
             raise InputError(f"{path} holds one static scene, not frames; decode it with -o OUT.ply")
         if args.output is None:
             raise InputError("give the output .ply with -o OUT.ply")
-        scene = decode_to_gaussians(data, args.sh_degree, max_splats=limit)
-        dt = time.perf_counter() - t0
-        save_ply(scene, args.output)
+        from gscodec.utils.progress import Stages
+
+        with Stages(f"decode {path.name}") as stage:
+            stage(f"decode ({header.get('codec', '?')})")
+            scene = decode_to_gaussians(data, args.sh_degree, max_splats=limit)
+            dt = time.perf_counter() - t0
+            stage("write PLY")
+            save_ply(scene, args.output)
         print(f"{path} -> {args.output} ({len(scene):,} splats, SH degree {scene.sh_degree})  decode {dt:.2f} s")
         return 0
     if args.frames is None and args.output is None:

@@ -66,6 +66,31 @@ def test_scalar_sh_rest_error_bound():
     assert np.all(np.abs(dec["sh_rest"] - src["sh_rest"]) <= span / (2 ** bits - 1) / 2 + 1e-4)
 
 
+def test_fixed_step_sh_rest_error_is_half_a_step_and_ladder_reaches_it():
+    scene = _scene(400, degree=3)
+    codec = get_codec("ptc", quality=6)
+    cfg = codec.config
+    assert cfg.sh_rest_mode == "scalar" and cfg.sh_rest_step > 0
+    out = decode_bytes(codec.encode(scene))
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(scene.means.numpy()).query(out.means.numpy())
+    src, dec = to_channels(scene.subset(torch.from_numpy(idx))), to_channels(out)
+    assert np.abs(dec["sh_rest"] - src["sh_rest"]).max() <= cfg.sh_rest_step / 2 + 1e-5
+
+
+def test_old_version_1_streams_still_decode():
+    """A stream written before sh_rest_step existed (codec_version 1, no such config key)."""
+    from gscodec.coding import container
+
+    scene = _scene(200, degree=1)
+    header, sections = container.unpack(get_codec("ptc", quality=3).encode(scene))
+    header["codec_version"] = 1
+    del header["config"]["sh_rest_step"]
+    out = decode_bytes(container.pack(header, list(sections.values())))
+    assert len(out) == len(scene)
+
+
 def test_pruning_drops_invisible_splats():
     scene = _scene(300)
     scene.opacity_logits[:50] = -9.0  # opacity ~1e-4 < 1/255
@@ -83,8 +108,8 @@ def test_outlier_pruning():
 
 def test_quality_knob_orders_sizes():
     scene = _scene(2000, degree=1)
-    sizes = [len(get_codec("ptc", quality=q).encode(scene)) for q in (1, 3, 5)]
-    assert sizes[0] < sizes[1] < sizes[2]
+    sizes = [len(get_codec("ptc", quality=q).encode(scene)) for q in (1, 3, 5, 8)]
+    assert sizes[0] < sizes[1] < sizes[2] < sizes[3]
 
 
 def test_empty_and_tiny_scenes():
@@ -138,3 +163,23 @@ def test_real_sample(shared_data):
     out = decode_bytes(data)
     assert out.sh_degree == 3 and len(out) <= len(scene)
     assert len(data) < (shared_data / "small_sh3.ply").stat().st_size / 6
+
+
+def test_target_psnr_picks_the_smallest_quality_that_reaches_it(tmp_path, capsys):
+    from gscodec.cli import main
+    from gscodec.codecs.ptc.target import OrbitReference
+    from gscodec.scene import save_ply
+
+    scene = _scene(300, degree=1, seed=4)
+    save_ply(scene, tmp_path / "in.ply")
+    out = tmp_path / "t.gsz"
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(out), "--target-psnr", "45",
+                 "--target-views", "2", "--target-resolution", "48"]) == 0
+    text = capsys.readouterr().out
+    assert "target 45 dB: quality" in text and "reaches it" in text
+    picked = int(text.split("target 45 dB: quality ")[1].split()[0])
+    ref = OrbitReference(scene, 2, 48)
+    assert ref.psnr(decode_bytes(out.read_bytes())) >= 45
+    if picked > 1:  # one level lower misses the target
+        lower = decode_bytes(get_codec("ptc", quality=picked - 1).encode(scene))
+        assert ref.psnr(lower) < 45

@@ -27,8 +27,9 @@ from gscodec.coding.stream import header_fields
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
+from gscodec.utils.progress import no_stages
 
-CODEC_VERSION = 1
+CODEC_VERSION = 2  # 2: sh_rest_step in the config (fixed-step scalar SH rest); reads 1
 SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 
 
@@ -43,17 +44,20 @@ class PostTrainingCodec(StreamCodec):
             cfg.prune = PruneConfig.from_dict({**cfg.prune.__dict__, **prune})
         self.config = cfg.validate()
         self.last_stats: dict = {}
+        self.stage = no_stages  # callback naming each encode stage (the CLI shows it as progress)
 
     # ---- encode ----------------------------------------------------------------------
     def encode(self, scene: GaussianScene) -> bytes:
         cfg = self.config
         t0 = time.perf_counter()
         scene.check()
+        self.stage("prune")
         scene, prune_stats = prune(scene.detach().to("cpu"), cfg.prune)
         ch = to_channels(scene)
         means = scene.means.numpy()
         n, degree = len(scene), scene.sh_degree
 
+        self.stage("quantize")
         qpos, plo, phi = quantize_positions(means, cfg.position_bits)
         header = {
             "codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
@@ -68,13 +72,16 @@ class PostTrainingCodec(StreamCodec):
         symbols["quat_index"] = ch["quat_index"]
         codebook = None
         if degree > 0 and cfg.sh_rest_mode == "scalar":
-            symbols["sh_rest"], lo, hi = quantize_uniform(ch["sh_rest"], cfg.bits["sh_rest"])
+            lo, hi = _step_range(ch["sh_rest"], cfg.sh_rest_step, cfg.bits["sh_rest"]) if cfg.sh_rest_step > 0 else (None, None)
+            symbols["sh_rest"], lo, hi = quantize_uniform(ch["sh_rest"], cfg.bits["sh_rest"], lo, hi)
             header["ranges"]["sh_rest"] = [lo.tolist(), hi.tolist()]
         elif degree > 0 and cfg.sh_rest_mode == "kmeans" and n > 0:
+            self.stage(f"k-means SH rest ({min(cfg.codebook_size, n // 4 or 1)} entries)")
             codebook, labels = _vector_quantize(ch["sh_rest"], cfg)
             symbols["sh_labels"] = labels[:, None].astype(np.int32)
             header["codebook_size"] = int(len(codebook))
 
+        self.stage("entropy coding")
         layout = layouts.get(cfg.layout)
         sections = layout.encode(qpos, symbols, codebook, header, cfg)
         data = container.pack(header, sections)
@@ -112,6 +119,21 @@ class PostTrainingCodec(StreamCodec):
                 raise CorruptStreamError("sh_labels refer to codebook entries that do not exist")
             ch["sh_rest"] = codebook[labels]
         return from_channels(means, ch, degree)
+
+
+def _step_range(x: np.ndarray, step: float, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel [lo, hi] of a uniform quantizer with a fixed step that has 0 as a level: the
+    error is the same (step^2 / 12) on every channel, which is rate-distortion optimal for
+    orthonormal SH coefficients, and near-zero channels cost almost nothing after entropy
+    coding. Only the encoder picks ranges; the decoder reads them, so the format is unchanged.
+    The 2^bits levels are centred on the data; values beyond them are clamped."""
+    levels = (1 << bits) - 1
+    lo_i = np.floor(x.min(0) / step) if len(x) else np.zeros(x.shape[1])
+    hi_i = np.ceil(x.max(0) / step) if len(x) else np.zeros(x.shape[1])
+    over = np.maximum(hi_i - lo_i - levels, 0)  # too wide: clamp both tails evenly
+    lo_i = np.maximum(lo_i + np.floor(over / 2), -levels)
+    lo = (lo_i * step).astype(np.float32)
+    return lo, (lo.astype(np.float64) + levels * step).astype(np.float32)
 
 
 def _vector_quantize(sh_rest: np.ndarray, cfg: PtcConfig) -> tuple[np.ndarray, np.ndarray]:

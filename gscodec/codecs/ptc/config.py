@@ -26,6 +26,8 @@ class PtcConfig(ConfigBase):
     bits: dict[str, int] = field(default_factory=lambda: {
         "scales": 8, "quats": 8, "opacity": 8, "sh_dc": 8, "sh_rest": 6})
     sh_rest_mode: str = "kmeans"  # "kmeans" (vector quantization), "scalar", or "drop"
+    # scalar SH rest: fixed quantizer step (colour units; 0 = each channel's min..max in 2^bits levels)
+    sh_rest_step: float = 0.0
     codebook_size: int = 4096  # k-means codebook entries (capped at N / 4)
     codebook_bits: int = 8  # precision of the stored codebook
     kmeans_iters: int = 10
@@ -48,6 +50,8 @@ class PtcConfig(ConfigBase):
             raise InputError(f"sh_rest_mode must be kmeans, scalar or drop, got {self.sh_rest_mode!r}")
         if self.layout not in ("entropy", "image"):
             raise InputError(f"layout must be 'entropy' or 'image', got {self.layout!r}")
+        if not self.sh_rest_step >= 0:
+            raise InputError(f"sh_rest_step must be >= 0, got {self.sh_rest_step}")
         if self.codebook_size < 1:
             raise InputError("codebook_size must be at least 1")
         return self
@@ -57,11 +61,17 @@ class PtcConfig(ConfigBase):
 
 
 
-# quality 1 (smallest) .. 5 (closest to the original); 3 is the default. Calibrated on
-# real scenes (bench/results/ptc_vs_peers.md): on small_sh3 q1 ~ 38 dB, q3 ~ 48 dB, q5 ~ 63 dB
-# render PSNR against the original.
+# quality 1 (smallest) .. 8 (closest to the original); 3 is the default. q1-q4 code SH rest with
+# a k-means codebook (small, but its fidelity saturates: a codebook of <= a few thousand
+# entries cannot follow 500k distinct SH vectors); q5-q8 quantize it with a fixed step and
+# entropy code it (bytes grow with fidelity without a ceiling, no k-means to run, so they also
+# encode faster). Calibrated on real scenes (bench/results/ptc_vs_peers.md).
 def _bits(b: int, rest: int) -> dict[str, int]:
     return dict(scales=b, quats=b, opacity=b, sh_dc=b, sh_rest=rest)
+
+
+def _scalar(step: float) -> dict:
+    return dict(sh_rest_mode="scalar", sh_rest_step=step)
 
 
 _QUALITY = {
@@ -69,8 +79,13 @@ _QUALITY = {
     2: dict(position_bits=13, bits=_bits(6, 4), codebook_size=256, codebook_bits=6),
     3: dict(position_bits=14, bits=_bits(7, 5), codebook_size=512, codebook_bits=7),
     4: dict(position_bits=16, bits=_bits(8, 6), codebook_size=1024, codebook_bits=8),
-    5: dict(position_bits=18, bits=_bits(10, 8), codebook_size=4096, codebook_bits=8),
+    # codebook_size / codebook_bits stay for Static GSCodec, which takes ptc's ladder
+    5: dict(position_bits=18, bits=_bits(10, 10), codebook_size=4096, codebook_bits=8, **_scalar(0.02)),
+    6: dict(position_bits=19, bits=_bits(11, 11), codebook_size=4096, codebook_bits=8, **_scalar(0.01)),
+    7: dict(position_bits=20, bits=_bits(12, 12), codebook_size=4096, codebook_bits=8, **_scalar(0.005)),
+    8: dict(position_bits=21, bits=_bits(14, 13), codebook_size=4096, codebook_bits=8, **_scalar(0.002)),
 }
+QUALITIES = tuple(_QUALITY)
 
 PRESETS = {
     # our best methods: entropy-coded Morton-ordered streams
@@ -85,10 +100,10 @@ def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcCo
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
     if quality not in _QUALITY:
-        raise InputError(f"quality must be 1..5, got {quality}")
+        raise InputError(f"quality must be {QUALITIES[0]}..{QUALITIES[-1]}, got {quality}")
     kw: dict = {**_QUALITY[quality], **PRESETS[preset], "preset": preset}
     if preset == "gsplat-png":  # gsplat's layout has fixed bit depths
-        kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8)
+        kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8, sh_rest_step=0.0)
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(PtcConfig)} - {"preset"})
     if unknown:
         raise InputError(f"ptc has no option {', '.join(unknown)}")

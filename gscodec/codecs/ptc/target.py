@@ -1,0 +1,90 @@
+"""Encode at the smallest quality that reaches a render PSNR (`gscodec encode --target-psnr`).
+
+Why renders and not attribute error: what a viewer sees is the image, and how much each
+attribute's error costs there depends on the scene. The original is rendered once from orbit
+cameras; each tried quality is encoded, decoded, rendered from the same cameras and scored
+against those renders. PSNR grows with the quality level, so a binary search over the ladder
+needs ~log2(8) = 3 encodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gscodec.codecs.ptc.config import QUALITIES
+from gscodec.utils.progress import no_stages
+
+
+class OrbitReference:
+    """Renders of the original from `views` orbit cameras (black background), made once;
+    `psnr(scene)` is the mean PSNR of a scene's renders against them."""
+
+    def __init__(self, scene, views: int = 6, resolution: int = 160):
+        import torch
+
+        from gscodec.eval.compare import auto_orbit
+        from gscodec.render import render
+
+        self.cameras = auto_orbit(scene, views, resolution)
+        with torch.no_grad():
+            self.refs = [render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1) for c in self.cameras]
+
+    def psnr(self, scene) -> float:
+        import torch
+
+        from gscodec.eval.metrics import psnr
+        from gscodec.render import render
+
+        if len(scene) == 0:
+            return float("-inf")
+        with torch.no_grad():
+            values = [psnr(render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1), ref)
+                      for c, ref in zip(self.cameras, self.refs)]
+        return min(sum(values) / len(values), 200.0)  # identical renders: inf, reported as 200 dB
+
+
+@dataclass
+class TargetResult:
+    data: bytes
+    quality: int
+    psnr: float
+    reached: bool
+    tried: dict[int, tuple[int, float]] = field(default_factory=dict)  # quality -> (bytes, PSNR)
+
+
+def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int = 160,
+                    stage=no_stages, **codec_options) -> TargetResult:
+    """Smallest ptc quality whose decoded renders reach `target_db` (binary search over the
+    ladder); the top quality when none does (`reached` is False then)."""
+    from gscodec.codecs import decode_bytes, get_codec
+
+    stage("renders of the original")
+    ref = OrbitReference(scene, views, resolution)
+    tried: dict[int, tuple[int, float]] = {}
+    streams: dict[int, bytes] = {}
+
+    def score(q: int) -> float:
+        if q not in tried:
+            codec = get_codec("ptc", quality=q, **codec_options)
+            codec.stage = lambda s: stage(f"q{q}: {s}")
+            data = codec.encode(scene)
+            stage(f"q{q}: decode and render")
+            tried[q] = (len(data), ref.psnr(decode_bytes(data, max_splats=None)))
+            streams[q] = data
+        return tried[q][1]
+
+    lo, hi = 0, len(QUALITIES) - 1  # invariant: every level below lo misses; the answer is <= hi or none
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if score(QUALITIES[mid]) >= target_db:
+            best, hi = QUALITIES[mid], mid - 1
+        else:
+            lo = mid + 1
+    reached = best is not None
+    if best is None:
+        best = QUALITIES[-1]
+        score(best)
+    return TargetResult(streams[best], best, tried[best][1], reached, dict(sorted(tried.items())))
+
+
+__all__ = ["OrbitReference", "TargetResult", "encode_for_psnr"]
