@@ -93,7 +93,8 @@ def load_entropy(sim, meta: dict, sections: dict, prefix: str = "", only=None):
         try:
             m.load_state_dict(state)
         except RuntimeError as e:
-            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({e})") from None
+            first = str(e).strip().splitlines()[-1].strip()[:160]  # torch lists every mismatch, one per line
+            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({first})") from None
         if bits is not None:
             m.context.load_bits(bits)
     return sim.eval()
@@ -199,7 +200,7 @@ def decode_grid(name: str, entry, sec: Section, model, xyz, n: int, c: int, post
             raise CorruptStreamError(f"{name!r} is coded with a learned model the stream does not hold")
         y = learned_decode(model, sec.data, n, c, xyz, lo, hi, name)
     else:
-        q = post_decode(sec, n) if post_decode is not None else decode_best(sec.data, sec.method, n)
+        q = post_decode(sec, n) if post_decode is not None else decode_best(sec.data, sec.method, n, channels=c)
         y = np.asarray(q).astype(np.int64) + lo
     if y.shape != (n, c):
         raise CorruptStreamError(f"{name!r} decoded to shape {list(y.shape)}, expected {[n, c]}")
