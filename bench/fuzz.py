@@ -134,7 +134,7 @@ def summarize(results: list[dict]) -> dict:
     n = len(results)
     refused = sum(out[c] for c in CLEAN)
     return {"cases": n, "outcomes": dict(out), "uncaught": out["uncaught"] + out["crash"], "memory": out["memory"],
-            "hang": out["hang"], "nonfinite": 0, "clean_refusal_pct": round(100 * refused / max(n, 1), 2),
+            "hang": out["hang"], "nonfinite": out["nonfinite"], "clean_refusal_pct": round(100 * refused / max(n, 1), 2),
             "refused_by_schema_or_checks": out["refused"] + out["refused-nonfinite"],
             "refused_by_boundary": out["refused-boundary"]}
 
@@ -148,8 +148,8 @@ def table(results: list[dict]) -> dict:
 
 def report(doc: dict) -> str:
     s, m = doc["summary"], doc["meta"]
-    cols = ["refused", "refused-boundary", "refused-nonfinite", "identical", "different", "memory", "hang",
-            "uncaught", "crash"]
+    cols = ["refused", "refused-boundary", "refused-nonfinite", "identical", "different", "nonfinite", "memory",
+            "hang", "uncaught", "crash"]
     lines = ["# Hostile input fuzz (#22)", "", f"`{m['command']}` at {m['git_commit']} on {m['machine']}, "
              f"{m['date_utc']}, {m['wall_seconds']:.0f} s wall, load {m['loadavg_1min_end']} at the end; "
              f"memory limit {m['mem_gib']} GiB (RLIMIT_AS) and {m['timeout_s']} s per case.", "",
@@ -181,7 +181,7 @@ def report(doc: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", type=int, default=2000, help="cases per codec (split over the categories)")
+    ap.add_argument("--cases", type=int, default=2200, help="cases per codec (split over the categories)")
     ap.add_argument("--codecs", nargs="*", default=list(CODECS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mem-gib", type=float, default=4.0)
@@ -221,13 +221,14 @@ def main(argv=None) -> int:
         doc["summary"]["ply_kinds"], doc["summary"]["ply_bad"] = len(doc["ply"]["kinds"]), doc["ply"]["summary"]["bad"]
     boundary = Counter(r["detail"][:120] for r in results if r["outcome"] == "refused-boundary")
     doc |= {"meta": meta, "per_codec_category": table(results), "boundary_messages": dict(boundary.most_common(20)),
-            "failures": [r for r in results if r["outcome"] in ("uncaught", "crash", "memory", "hang")]}
+            "failures": [r for r in results if r["outcome"] in ("uncaught", "crash", "memory", "hang", "nonfinite",
+                                                                 "harness-error")]}
     md = report(doc)
     print(md)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out.with_suffix(".md"), md)
     atomic_write_text(a.out.with_suffix(".json"), json.dumps(doc, indent=1, default=str))
-    bad = doc["summary"]["uncaught"] + doc["summary"]["memory"] + doc["summary"]["hang"]
+    bad = sum(doc["summary"][k] for k in ("uncaught", "memory", "hang", "nonfinite"))
     return 1 if bad else 0
 
 

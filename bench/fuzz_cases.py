@@ -230,9 +230,27 @@ def same(a, b) -> bool:
     return True
 
 
+def finite(scene) -> bool:
+    """Every float tensor of a decoded scene (its dicts of tensors, its groups of frames) is
+    finite: checked here independently of the decoder's own check."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(getattr(scene, "gofs", None), list):
+        return all(finite(g) for g in scene.gofs)
+    for f in dataclasses.fields(scene):
+        v = getattr(scene, f.name)
+        for t in (v.values() if isinstance(v, dict) else [v]):
+            if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return False
+    return True
+
+
 def run_case(data: bytes, reference=None) -> tuple[str, str]:
-    """(outcome, detail): refused (schema/explicit) | refused-boundary | memory | identical |
-    different | nonfinite | uncaught."""
+    """(outcome, detail): refused (schema / explicit checks) | refused-boundary (decode_bytes'
+    catch-all) | refused-nonfinite (decode_bytes' finiteness check) | memory | identical |
+    different (finite) | nonfinite (escaped) | uncaught."""
     from gscodec.codecs import decode_bytes
     from gscodec.errors import GscodecError
 
@@ -253,6 +271,8 @@ def run_case(data: bytes, reference=None) -> tuple[str, str]:
         if isinstance(e, KeyboardInterrupt):
             raise
         return "uncaught", f"{type(e).__name__}: {e}"[:200]
+    if not finite(out):
+        return "nonfinite", "a decoded tensor holds NaN or Inf"
     if reference is not None and same(out, reference):
         return "identical", ""
     return "different", ""

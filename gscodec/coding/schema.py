@@ -31,7 +31,7 @@ Count = Annotated[int, Meta(ge=0, le=1 << 31)]
 Bits16 = Annotated[int, Meta(ge=1, le=16)]
 PosBits = Annotated[int, Meta(ge=1, le=21)]
 Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
-Real = Annotated[float, Meta(ge=-1e30, le=1e30)]
+Real = Annotated[float, Meta(ge=-3.5e38, le=3.5e38)]  # float32 range: the encoder writes float32 values
 Small = Annotated[int, Meta(ge=-(1 << 31), le=1 << 31)]
 Vec3 = Annotated[list[Real], Meta(min_length=3, max_length=3)]
 Bounds = Annotated[list[Vec3], Meta(min_length=2, max_length=2)]
