@@ -118,12 +118,31 @@ class PtcHeader(Base):
 SymbolRange = Annotated[list[Annotated[int, Meta(ge=-(1 << 30), le=1 << 30)]], Meta(min_length=2, max_length=2)]
 
 
+class DecoderConfig(msgspec.Struct, forbid_unknown_fields=False):
+    """The Scaffold-GS / Predict-GS decoder networks: their widths and the feature pool's hash
+    grid decide what the decoder builds before loading the weights."""
+
+    feat_dim: Optional[Annotated[int, Meta(ge=1, le=4096)]] = None
+    n_offsets: Optional[Annotated[int, Meta(ge=1, le=1024)]] = None
+    hidden_dim: Optional[Annotated[int, Meta(ge=1, le=4096)]] = None
+    pred_dim: Optional[Annotated[int, Meta(ge=1, le=4096)]] = None
+    voxel_size: Optional[Annotated[float, Meta(gt=0, le=1e30)]] = None
+    mask_threshold: Optional[Real] = None
+    mlps: Annotated[dict[Name, Annotated[str, Meta(max_length=64)]], Meta(max_length=16)] = {}
+    pool: Optional[GridModel] = None
+
+
 class RawAnchorHeader(Base):
     count: Annotated[int, Meta(ge=0, le=1 << 26)]
     feat_dim: Annotated[int, Meta(ge=1, le=4096)]
     n_offsets: Annotated[int, Meta(ge=1, le=1024)]
     decoder_tensors: TensorTable = []
-    decoder_config: dict[Name, Any] = {}
+    decoder_config: DecoderConfig = msgspec.field(default_factory=DecoderConfig)
+
+    def __post_init__(self):
+        d = self.decoder_config
+        if d.feat_dim not in (None, self.feat_dim) or d.n_offsets not in (None, self.n_offsets):
+            raise ValueError("decoder_config: feat_dim / n_offsets disagree with the stream's")
 
 
 class AnchorHeader(RawAnchorHeader):
@@ -139,8 +158,13 @@ class AnchorHeader(RawAnchorHeader):
     hac: Optional[GridModel] = None
     mop: Optional[GridModel] = None
     hemgs: Optional[GridModel] = None
+    mop_weights: Optional[Annotated[dict[Name, Channels], Meta(max_length=8)]] = None
+    hemgs_lambda: Optional[Real] = None
+    hemgs_voxel: Optional[Real] = None
+    hemgs_sa: Optional[Annotated[str, Meta(max_length=64)]] = None
 
     def __post_init__(self):
+        super().__post_init__()
         if len(self.mask_p) != self.n_offsets:
             raise ValueError(f"mask_p has {len(self.mask_p)} slots, n_offsets is {self.n_offsets}")
         for key in ("hac", "mop", "hemgs"):
