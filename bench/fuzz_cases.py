@@ -140,9 +140,10 @@ def _mutate_bytes(b: bytes, rng: random.Random) -> bytes:
         width = rng.choice([1, 2, 4, 8])
         v = rng.choice([0, 1, (1 << 8 * width) - 1, 1 << (8 * width - 1), rng.randrange(1 << 8 * width)])
         a[i:i + width] = v.to_bytes(width, "little")
-    elif kind == 4:  # header bytes of the payload (counts, tags, bit depths)
-        j = rng.randrange(min(len(a), 16))
-        a[j] = rng.choice([0, 1, 2, 3, 16, 17, 21, 22, 64, 127, 255])
+    elif kind == 4:  # the payload's own header (tags, bit depths, u16 channel / u32 point counts, lengths)
+        j, width = rng.randrange(min(len(a), 8)), rng.choice([1, 1, 2, 4])
+        v = rng.choice([0, 1, 2, 3, 16, 17, 21, 22, 64, 255, 65535, 1 << 28, (1 << 32) - 1]) % (1 << 8 * width)
+        a[j:j + width] = v.to_bytes(width, "little")
     elif kind == 5:
         del a[i:i + rng.randint(1, 64)]
     elif kind == 6:
