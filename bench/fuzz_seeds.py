@@ -1,4 +1,6 @@
-"""Makes the tiny valid stream of every codec the fuzz starts from (tests/codecs/data/fuzz/*.gsz).
+"""Makes the tiny valid stream of every codec the fuzz starts from (tests/codecs/data/fuzz/*.gsz);
+static and dynamic GSCodec twice: the best of the post-training coders, and learned_only
+(the trained entropy models code the attributes).
 
 Why committed files: five codecs need a trained model, which takes minutes; the suite's fuzz
 must run in seconds. Re-run after a stream-format change:
@@ -32,7 +34,7 @@ def _ptc(preset):
     return get_codec("ptc", preset=preset).encode(GaussianScene.random(80, sh_degree=1))
 
 
-def _static():
+def _static(learned_only=False):
     from gscodec.codecs import get_codec
     from gscodec.train import TrainConfig, Trainer
 
@@ -44,7 +46,7 @@ def _static():
                       simulation=dict(start=20, lambda_rate=0.01, entropy_model="gaussian"))
     t = Trainer(ds, cfg)
     t.train(progress=False)
-    return get_codec("static-gscodec").encode(t.scene_for_eval(simulated=False))
+    return get_codec("static-gscodec", learned_only=learned_only).encode(t.scene_for_eval(simulated=False))
 
 
 def _anchor_plain(name):
@@ -102,20 +104,21 @@ def _predict(combined: bool):
     return codec.encode(t.result_scene())
 
 
-def _dynamic():
+def _dynamic(learned_only=False):
     import test_dynamic_gscodec as td
 
     from gscodec.codecs import get_codec
     from gscodec.scene.spacetime import SpacetimeSequence
 
     seq = SpacetimeSequence([td._gof(60, (0, 3), 1, {}), td._gof(50, (3, 5), 3, None)], td.FPS, 5)
-    return get_codec("dynamic-gscodec").encode(seq)
+    return get_codec("dynamic-gscodec", learned_only=learned_only).encode(seq)
 
 
 MAKERS = {"ptc": lambda: _ptc("default"), "gsplat-png": lambda: _ptc("gsplat-png"), "static-gscodec": _static,
           "hac": lambda: _anchor_plain("hac"), "scaffold-raw": lambda: _anchor_plain("scaffold-raw"),
           "predict-gs": lambda: _predict(False), "mop": _mop, "hemgs": _hemgs, "combined": lambda: _predict(True),
-          "dynamic-gscodec": _dynamic}
+          "dynamic-gscodec": _dynamic, "static-gscodec-learned": lambda: _static(True),
+          "dynamic-gscodec-learned": lambda: _dynamic(True)}
 
 
 def main(argv=None) -> int:

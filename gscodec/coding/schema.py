@@ -175,13 +175,13 @@ class AnchorHeader(RawAnchorHeader):
 
 # ---- learned-attribute codecs (static, dynamic) ------------------------------------------------
 class LearnedAttribute(msgspec.Struct, forbid_unknown_fields=False):
-    bits: Bits16
     mode: Literal["grid", "uniform"]
     lo: Channels
     hi: Channels
     origin: Optional[Channels] = None
     step: Optional[Channels] = None
     center: Optional[Small] = None
+    bits: Optional[Bits16] = None  # absent when a learned model codes the attribute
 
     def __post_init__(self):
         _same_length("lo/hi/origin/step", self.lo, self.hi, self.origin, self.step)
