@@ -31,6 +31,7 @@ from gscodec.utils.io import atomic_write_text  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "fuzz"
 CLEAN = ("refused", "refused-boundary", "refused-nonfinite")
+SCHEMA = ("header field '", "header JSON ")  # refusals worded by gscodec.coding.schema
 
 
 def _limit(mem_gib: float) -> None:
@@ -136,6 +137,7 @@ def summarize(results: list[dict]) -> dict:
     return {"cases": n, "outcomes": dict(out), "uncaught": out["uncaught"] + out["crash"], "memory": out["memory"],
             "hang": out["hang"], "nonfinite": out["nonfinite"], "clean_refusal_pct": round(100 * refused / max(n, 1), 2),
             "refused_by_schema_or_checks": out["refused"] + out["refused-nonfinite"],
+            "refused_by_schema": sum(r["outcome"] == "refused" and r["detail"].startswith(SCHEMA) for r in results),
             "refused_by_boundary": out["refused-boundary"]}
 
 
@@ -155,8 +157,9 @@ def report(doc: dict) -> str:
              f"memory limit {m['mem_gib']} GiB (RLIMIT_AS) and {m['timeout_s']} s per case.", "",
              f"**{s['cases']} stream cases: {s['uncaught']} uncaught, {s['memory']} memory, {s['hang']} hang, "
              f"{s['nonfinite']} non-finite outputs; {s['clean_refusal_pct']}% cleanly refused** "
-             f"({s['refused_by_schema_or_checks']} by the schema / explicit checks, {s['refused_by_boundary']} "
-             "by the decode boundary's catch-all); the rest decoded to a finite scene (identical or different).", "",
+             f"({s['refused_by_schema_or_checks']} by the schema / explicit checks, of which {s['refused_by_schema']} "
+             f"by the header schema; {s['refused_by_boundary']} by the decode boundary's catch-all); the rest decoded "
+             "to a finite scene (identical or different).", "",
              "| codec / category | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for key, v in doc["per_codec_category"].items():
         lines.append(f"| {key} | " + " | ".join(str(v.get(c, 0)) for c in cols) + " |")

@@ -80,6 +80,9 @@ def load_entropy(sim, meta: dict, sections: dict, prefix: str = "", only=None):
         if not isinstance(entry, dict) or "weights" not in entry:
             raise CorruptStreamError(f"stream lacks the entropy model of {name!r}")
         state = _unpack(need(sections, f"{prefix}{name}.model"), entry["weights"], f"entropy model {name!r}")
+        bad = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:  # a NaN context bound would index the hash grid at -2^63
+            raise CorruptStreamError(f"entropy model {name!r} has non-finite weights ({', '.join(bad[:3])})")
         bits = None
         if is_hash_model(m):
             tables = {k: v for k, v in m.state_dict().items() if ".table" in k}

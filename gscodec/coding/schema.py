@@ -112,6 +112,11 @@ class PtcHeader(Base):
     def __post_init__(self):
         for name, (lo, hi) in self.ranges.items():
             _same_length(f"ranges.{name}", lo, hi)
+        need = {"opacity", "quats", "scales", "sh_dc"}
+        if self.sh_degree and self.config.sh_rest_mode == "scalar":
+            need.add("sh_rest")
+        if need - set(self.ranges):
+            raise ValueError(f"ranges lacks {', '.join(sorted(need - set(self.ranges)))}")
 
 
 # ---- anchor codecs ----------------------------------------------------------------------------
