@@ -31,6 +31,7 @@ from gscodec.codecs.anchor_raw import MAX_ANCHORS, check_scene
 from gscodec.codecs.base import StreamCodec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
+from gscodec.coding.schema import AnchorHeader
 from gscodec.coding.positions import (
     decode_positions,
     dequantize_positions,
@@ -107,6 +108,7 @@ class AnchorCodec(StreamCodec):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    header_schema = AnchorHeader
     model_class: ClassVar[type[AnchorEntropyModel]]
     representation_class: ClassVar[type[ScaffoldModel]] = ScaffoldModel
     DECODER_SECTIONS: ClassVar[dict[str, str]] = {}  # network name -> its own section (default mlp_decoder)
@@ -312,7 +314,7 @@ class AnchorCodec(StreamCodec):
         if mlp_dtype not in ("float16", "float32"):
             raise CorruptStreamError(f"{cls.name} header: unknown MLP precision {mlp_dtype!r}")
 
-        q = decode_positions(need(sections, "location"), max_points=MAX_ANCHORS)
+        q = decode_positions(need(sections, "location"), max_points=n)  # n is bounded by the file size
         if len(q) != n:
             raise CorruptStreamError(f"location holds {len(q)} anchors, the header says {n}")
         anchors = dequantize_positions(q, bits, plo, phi)

@@ -19,6 +19,7 @@ from gscodec.codecs.base import StreamCodec
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.container import Section
+from gscodec.coding.schema import RawAnchorHeader
 from gscodec.coding.stream import (
     need,
     pack_tensors,
@@ -46,6 +47,7 @@ def check_scene(scene) -> AnchorScene:
 class ScaffoldRawCodec(StreamCodec):
     name = "scaffold-raw"
     version = CODEC_VERSION
+    header_schema = RawAnchorHeader
     GROUPS: ClassVar[dict[str, str]] = {"location": "location", "feature": "feature", "scaling": "scaling", "offsets": "offsets",
               "masks": "masks", "mlp_decoder": "MLPs"}
 

@@ -42,6 +42,7 @@ from gscodec.codecs.ptc.layouts import _from_planes, _n_planes, _to_planes
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
+from gscodec.coding.schema import DynamicHeader
 from gscodec.coding.image import decode_image, encode_image
 from gscodec.coding.positions import (
     decode_positions,
@@ -210,7 +211,7 @@ def _post_decoder(entry: dict, c: int, xyz: np.ndarray):
             return _decode_images(sec, n, c, bits, xyz)
         if sec.method not in SYMBOL_METHODS:
             raise CorruptStreamError(f"section {sec.name!r}: unknown coding method {sec.method!r}")
-        return decode_best(sec.data, sec.method, n)
+        return decode_best(sec.data, sec.method, n, channels=c)
 
     return decode
 
@@ -234,6 +235,7 @@ def _int_pair(v, what: str) -> tuple[int, int]:
 @register_codec
 class DynamicGSCodec(StreamCodec):
     name = "dynamic-gscodec"
+    header_schema = DynamicHeader
     version = CODEC_VERSION
     representation = "spacetime"
     trains_with_compression = True

@@ -92,6 +92,9 @@ def load_entropy(sim, meta: dict, sections: dict, prefix: str = "", only=None):
         if not isinstance(entry, dict) or "weights" not in entry:
             raise CorruptStreamError(f"stream lacks the entropy model of {name!r}")
         state = _unpack(need(sections, f"{prefix}{name}.model"), entry["weights"], f"entropy model {name!r}")
+        bad = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:  # a NaN context bound would index the hash grid at -2^63
+            raise CorruptStreamError(f"entropy model {name!r} has non-finite weights ({', '.join(bad[:3])})")
         bits = None
         if is_hash_model(m):
             tables = {k: v for k, v in m.state_dict().items() if ".table" in k}
@@ -105,7 +108,8 @@ def load_entropy(sim, meta: dict, sections: dict, prefix: str = "", only=None):
         try:
             m.load_state_dict(state)
         except RuntimeError as e:
-            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({e})") from None
+            first = str(e).strip().splitlines()[-1].strip()[:160]  # torch lists every mismatch, one per line
+            raise CorruptStreamError(f"entropy model {name!r} weights do not fit its config ({first})") from None
         if bits is not None:
             m.context.load_bits(bits)
     return sim.eval()
@@ -278,7 +282,7 @@ def decode_grid(name: str, entry, sec: Section, model, xyz, n: int, c: int, post
             raise CorruptStreamError(f"{name!r} is coded with a learned model the stream does not hold")
         y = learned_decode(model, sec.data, n, c, xyz, lo, hi, name)
     else:
-        q = post_decode(sec, n) if post_decode is not None else decode_best(sec.data, sec.method, n)
+        q = post_decode(sec, n) if post_decode is not None else decode_best(sec.data, sec.method, n, channels=c)
         y = np.asarray(q).astype(np.int64) + lo
     if y.shape != (n, c):
         raise CorruptStreamError(f"{name!r} decoded to shape {list(y.shape)}, expected {[n, c]}")

@@ -37,6 +37,7 @@ from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import ans, container
 from gscodec.coding.container import Section
+from gscodec.coding.schema import StaticHeader
 from gscodec.coding.positions import (
     decode_positions,
     dequantize_positions,
@@ -70,6 +71,7 @@ def _load_entropy(sim_cfg: dict, meta: dict, sections: dict, only=None):
 @register_codec
 class StaticGSCodec(StreamCodec):
     name = "static-gscodec"
+    header_schema = StaticHeader
     version = CODEC_VERSION
     trains_with_compression = True
 
@@ -187,7 +189,7 @@ class StaticGSCodec(StreamCodec):
             sim_cfg, ent_meta = header["sim"], header["entropy"]
         if not 0 <= degree <= 3 or n < 0 or not 4 <= pbits <= 21:
             raise CorruptStreamError("static-gscodec header has an impossible count, SH degree or position bits")
-        qpos = decode_positions(need(sections, "positions"))
+        qpos = decode_positions(need(sections, "positions"), max_points=n)
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
         xyz = dequantize_positions(qpos, pbits, plo, phi)
@@ -213,7 +215,7 @@ class StaticGSCodec(StreamCodec):
                 lo, hi = np.asarray(entry["lo"], np.float32), np.asarray(entry["hi"], np.float32)
             except (KeyError, TypeError, ValueError) as e:
                 raise CorruptStreamError(f"header entry of {name!r} is malformed ({e})") from None
-            return dequantize_uniform(decode_best(sec.data, sec.method, n), FALLBACK_BITS, lo, hi)
+            return dequantize_uniform(decode_best(sec.data, sec.method, n, channels=c), FALLBACK_BITS, lo, hi)
         model = model_of(stored, name)
         return decode_grid(name, entry, sec, model, xyz, n, c)
 
@@ -232,9 +234,9 @@ class StaticGSCodec(StreamCodec):
                 if not 1 <= k <= 1 << 20:
                     raise CorruptStreamError(f"codebook size {k} is out of range")
                 sec = need_section(sections, "sh_labels")
-                labels = decode_best(sec.data, sec.method, n_active)[:, 0]
+                labels = decode_best(sec.data, sec.method, n_active, channels=1)[:, 0]
                 sec = need_section(sections, "sh_codebook")
-                qc = decode_best(sec.data, sec.method, k)
+                qc = decode_best(sec.data, sec.method, k, channels=d)
                 if qc.shape != (k, d) or labels.min() < 0 or labels.max() >= k:
                     raise CorruptStreamError("SH codebook or labels are inconsistent")
                 codebook = dequantize_uniform(qc, int(sh["codebook_bits"]), np.asarray(sh["codebook_lo"], np.float32),

@@ -150,12 +150,9 @@ def unpack(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict, dict
     hdr = r.take(hlen, "header")
     if r.u("I", "header CRC") != _crc(data[len(MAGIC) : r.pos - 4]):
         raise CorruptStreamError("header CRC mismatch (header is corrupted)")
-    try:
-        header = json.loads(hdr.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CorruptStreamError(f"header is not valid UTF-8 JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise CorruptStreamError("header JSON is not an object")
+    from gscodec.coding.schema import parse_json
+
+    header = parse_json(hdr)  # nesting and size bounded
     tstart = r.pos
     count = r.u("I", "section count")
     if count > MAX_SECTIONS:

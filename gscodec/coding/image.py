@@ -71,7 +71,14 @@ def _png_encode(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+MAX_PIXELS = 1 << 26
+
+
 def _png_decode(data: bytes) -> np.ndarray:
+    if len(data) >= 24 and data[12:16] == b"IHDR":  # the size it declares, before libpng allocates it
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if w * h > MAX_PIXELS:
+            raise InputError(f"corrupt png image stream: {w} x {h} pixels is above the limit of {MAX_PIXELS}")
     if _has("PNG"):
         return imagecodecs.png_decode(data)
     from PIL import Image

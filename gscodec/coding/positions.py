@@ -192,8 +192,9 @@ def encode_positions(q, bits: int = 16, *, methods=("buckets", "lzma")) -> tuple
     return struct.pack("<BBI", tag, bits, len(q)) + body, order
 
 
-def decode_positions(data: bytes, *, max_points: int = 1 << 28) -> np.ndarray:
-    """Inverse of encode_positions: q uint32 [N,3] in Morton order."""
+def decode_positions(data: bytes, *, max_points: int = 1 << 25) -> np.ndarray:
+    """Inverse of encode_positions: q uint32 [N,3] in Morton order. Callers pass the count their
+    header declares as `max_points`, so a payload claiming more is refused before allocating."""
     if len(data) < 6:
         raise CorruptStreamError("positions: header truncated")
     tag, bits, n = struct.unpack_from("<BBI", data, 0)

@@ -179,8 +179,8 @@ def unpack_tensors(data: bytes, table) -> dict[str, torch.Tensor]:
             shape = [int(s) for s in shape]
         except (TypeError, ValueError):
             raise CorruptStreamError(f"tensor entry {str(e)[:80]!r} is malformed") from None
-        known = dt in _DTYPES or dt in (SIGN, SIGN_ANS)
-        if not isinstance(name, str) or not known or len(shape) > 8 or any(s < 0 for s in shape) \
+        known = isinstance(dt, str) and (dt in _DTYPES or dt in (SIGN, SIGN_ANS))
+        if not isinstance(name, str) or not known or len(shape) > 8 or any(not 0 <= s <= MAX_TENSOR_VALUES for s in shape) \
                 or len(extra) != (2 if dt == SIGN_ANS else 0):
             raise CorruptStreamError(f"tensor entry {str(e)[:80]!r} is invalid")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1

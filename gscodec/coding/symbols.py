@@ -29,6 +29,7 @@ from gscodec.errors import CorruptStreamError, InputError
 
 MAX_BITS = 16
 MAX_CONTEXTS = 4096
+MAX_SYMBOLS = 1 << 28  # values one decode may produce (2 GiB as int64): the global cap
 METHODS = ("raw", "factorized", "delta", "prevchan", "deltactx", "context")
 
 
@@ -183,14 +184,22 @@ def encode_symbols(q, bits: int, method: str, contexts=None) -> bytes:
     raise InputError(f"unknown symbol coding method {method!r}; known: {', '.join(METHODS)}")
 
 
-def decode_symbols(data: bytes, method: str, n: int, contexts=None) -> np.ndarray:
-    """Inverse of encode_symbols: int32 [n, C]."""
+def decode_symbols(data: bytes, method: str, n: int, contexts=None, channels: int | None = None) -> np.ndarray:
+    """Inverse of encode_symbols: int32 [n, C]. `channels`: the C the caller expects, checked
+    against the payload's before anything of n x C is allocated (without it C is bounded
+    by the payload: every entropy-coded channel has a table of its own)."""
     if len(data) < 3:
         raise CorruptStreamError(f"{method} symbols: header truncated")
     bits, c = struct.unpack_from("<BH", data, 0)
     if not 1 <= bits <= MAX_BITS:
         raise CorruptStreamError(f"{method} symbols: invalid bit depth {bits}")
+    if channels is not None and c != channels:
+        raise CorruptStreamError(f"{method} symbols: {c} channels, expected {channels}")
     body = data[3:]
+    if method != "raw" and c > max(len(body), 1):
+        raise CorruptStreamError(f"{method} symbols: {c} channels cannot have their tables in {len(body)} bytes")
+    if n * c > MAX_SYMBOLS:
+        raise CorruptStreamError(f"{method} symbols: {n} x {c} values is above the limit of {MAX_SYMBOLS}")
     if method == "raw":
         q = _raw_decode(body, n, c, bits)
     elif method in ("factorized", "delta"):
@@ -228,8 +237,8 @@ def encode_best(q, bits: int, contexts=None, methods=None) -> tuple[bytes, str, 
     return best[0], best[1], 8 * len(best[0])
 
 
-def decode_best(data: bytes, method: str, n: int, contexts=None) -> np.ndarray:
-    return decode_symbols(data, method, n, contexts)
+def decode_best(data: bytes, method: str, n: int, contexts=None, channels: int | None = None) -> np.ndarray:
+    return decode_symbols(data, method, n, contexts, channels)
 
 
 def encode_with_context(q, contexts, bits: int) -> bytes:

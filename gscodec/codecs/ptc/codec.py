@@ -23,6 +23,7 @@ from gscodec.codecs.ptc.prune import PruneConfig, prune
 from gscodec.codecs.registry import register_codec
 from gscodec.coding import container
 from gscodec.coding.positions import dequantize_positions, quantize_positions
+from gscodec.coding.schema import PtcHeader
 from gscodec.coding.stream import header_fields
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
@@ -36,6 +37,7 @@ SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 @register_codec
 class PostTrainingCodec(StreamCodec):
     name = "ptc"
+    header_schema = PtcHeader
     version = CODEC_VERSION
 
     def __init__(self, preset: str = "default", quality: int = 3, prune: dict | None = None, **overrides):

@@ -83,18 +83,18 @@ class EntropyLayout:
         from gscodec.coding.positions import decode_positions
         from gscodec.coding.symbols import decode_best
 
-        qpos = decode_positions(need(sections, "positions"))
+        qpos = decode_positions(need(sections, "positions"), max_points=n)
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
         out = {}
         for name, (c, bits) in _symbol_shapes(header, cfg, n, degree).items():
             sec = need_section(sections, name)
-            out[name] = _check_symbols(name, decode_best(sec.data, sec.method, n), n, c, bits)
+            out[name] = _check_symbols(name, decode_best(sec.data, sec.method, n, channels=c), n, c, bits)
         codebook = None
         if "sh_labels" in out:
             k, d = int(header["codebook_size"]), 3 * ((degree + 1) ** 2 - 1)
             sec = need_section(sections, CODEBOOK)
-            qc = _check_symbols(CODEBOOK, decode_best(sec.data, sec.method, k), k, d,
+            qc = _check_symbols(CODEBOOK, decode_best(sec.data, sec.method, k, channels=d), k, d,
                                 cfg.codebook_bits)
             codebook = _dequantize_codebook(qc, cfg.codebook_bits, header)
         return qpos, out, codebook
