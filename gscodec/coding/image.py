@@ -98,9 +98,73 @@ def _webp_encode(arr: np.ndarray) -> bytes:
     return bytes([c]) + bytes(body)
 
 
+def _check_pixels(kind: str, size: tuple[int, int] | None) -> None:
+    """The size an image declares, checked before its library allocates it (#22: a forged
+    header of a few bytes must not make the decoder allocate gigabytes)."""
+    if size is None:
+        raise InputError(f"corrupt {kind} image stream: its header does not say its size")
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise InputError(f"corrupt {kind} image stream: {w} x {h} pixels is above the limit of {MAX_PIXELS}")
+
+
+def webp_size(riff: bytes) -> tuple[int, int] | None:
+    """(width, height) from a WebP file's first chunk (VP8L lossless, VP8X extended, VP8 lossy)."""
+    if len(riff) < 30 or riff[:4] != b"RIFF" or riff[8:12] != b"WEBP":
+        return None
+    kind = riff[12:16]
+    if kind == b"VP8L" and riff[20] == 0x2F:
+        v = int.from_bytes(riff[21:25], "little")
+        return (v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1
+    if kind == b"VP8X":
+        return int.from_bytes(riff[24:27], "little") + 1, int.from_bytes(riff[27:30], "little") + 1
+    if kind == b"VP8 " and riff[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(riff[26:28], "little") & 0x3FFF, int.from_bytes(riff[28:30], "little") & 0x3FFF
+    return None
+
+
+def jxl_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG XL codestream's SizeHeader (ISO/IEC 18181-1 D.2), bare or in
+    the ISOBMFF container's first jxlc / jxlp box."""
+    code = data
+    if data[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
+        code, pos = None, 0
+        while pos + 8 <= len(data) and code is None:
+            size, box = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            if size < 8:
+                return None  # 0 (to the end) and 1 (64-bit sizes) are not written by our encoder
+            if box == b"jxlc":
+                code = data[pos + 8:pos + size]
+            elif box == b"jxlp":
+                code = data[pos + 12:pos + size]
+            pos += size
+        if code is None:
+            return None
+    if len(code) < 2 or code[:2] != b"\xff\x0a":
+        return None
+    bits = int.from_bytes(code[2:14], "little")  # the SizeHeader fits in 12 bytes
+    pos = 0
+
+    def u(n: int) -> int:
+        nonlocal pos
+        v = (bits >> pos) & ((1 << n) - 1)
+        pos += n
+        return v
+
+    def dim(small: bool) -> int:
+        return (u(5) + 1) * 8 if small else u((9, 13, 18, 30)[u(2)]) + 1
+
+    small = bool(u(1))
+    h = dim(small)
+    ratio = u(3)
+    num, den = ((1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1))[ratio - 1] if ratio else (0, 1)
+    return (h * num // den if ratio else dim(small)), h
+
+
 def _webp_decode(data: bytes) -> np.ndarray:
     if len(data) < 2 or data[0] > 4:
         raise InputError("corrupt WebP image stream (bad channel byte)")
+    _check_pixels("WebP", webp_size(data[1:]))
     c = data[0]
     rgb = imagecodecs.webp_decode(data[1:], hasalpha=c == 4)
     if c == 0:
@@ -113,6 +177,7 @@ def _jxl_encode(arr: np.ndarray) -> bytes:
 
 
 def _jxl_decode(data: bytes) -> np.ndarray:
+    _check_pixels("JPEG XL", jxl_size(data))
     return imagecodecs.jpegxl_decode(data, numthreads=1)
 
 

@@ -86,3 +86,31 @@ def test_corrupt_data_refused(method):
     for bad in (b"", b"\x00" * 10, data[: len(data) // 2], b"garbage" + data[7:]):
         with pytest.raises(InputError):
             decode_image(bad, method)
+
+
+@pytest.mark.parametrize("shape", [(37, 53, 3), (64, 64), (8, 16, 4), (100, 200), (90, 160), (1000, 3, 3)])
+def test_declared_sizes_are_read_before_decoding(shape):
+    """WebP and JPEG XL sizes parsed from their headers, as libwebp / libjxl would allocate them."""
+    import imagecodecs
+
+    from gscodec.coding.image import jxl_size, webp_size
+
+    a = np.random.default_rng(0).integers(0, 255, shape).astype(np.uint8)
+    rgb = a if a.ndim == 3 and a.shape[2] >= 3 else np.repeat(a.reshape(*a.shape[:2], -1)[:, :, :1], 3, 2)
+    assert jxl_size(bytes(imagecodecs.jpegxl_encode(a, lossless=True))) == (shape[1], shape[0])
+    assert webp_size(bytes(imagecodecs.webp_encode(rgb, lossless=True))) == (shape[1], shape[0])
+    assert webp_size(bytes(imagecodecs.webp_encode(rgb, level=50))) == (shape[1], shape[0])  # lossy VP8
+
+
+def test_forged_image_sizes_are_refused_before_the_library_allocates():
+    from gscodec.coding.image import decode_image, encode_image
+
+    a = np.zeros((16, 16, 3), np.uint8)
+    webp = bytearray(encode_image(a, "webp")[0])
+    webp[1 + 21:1 + 25] = (0x3FFF | (0x3FFF << 14)).to_bytes(4, "little")  # 16384 x 16384 declared
+    with pytest.raises(InputError, match="above the limit"):
+        decode_image(bytes(webp), "webp")
+    jxl = bytearray(encode_image(a, "jxl")[0])
+    jxl[2:6] = ((0b11 << 1) | ((2**30 - 1) << 3)).to_bytes(5, "little")[:4]  # a 2^30-row SizeHeader
+    with pytest.raises(InputError, match="corrupt JPEG XL"):
+        decode_image(bytes(jxl), "jxl")
