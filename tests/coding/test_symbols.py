@@ -108,3 +108,16 @@ def test_corruption_never_crashes(method):
             S.decode_symbols(b[:n], method, 80, contexts=ctx)
         except CorruptStreamError:
             pass
+
+
+def test_many_constant_channels_in_few_bytes_decode_when_the_caller_names_them():
+    """45 constant SH-rest channels coded in ~22 bytes (a 30-step training): legitimate, so the
+    tables-per-byte bound applies only when the caller does not say how many channels to expect."""
+    import numpy as np
+
+    from gscodec.coding.symbols import decode_symbols, encode_symbols
+
+    q = np.full((300, 45), 7, np.int64)
+    for method in ("prevchan", "factorized", "deltactx"):
+        data = encode_symbols(q, 4, method)
+        np.testing.assert_array_equal(decode_symbols(data, method, 300, channels=45), q)

@@ -29,7 +29,7 @@ SPEC = {
 }
 GOOD = {**SPEC, "codec": SPEC["codec"][:1]}  # 8 jobs that all succeed
 KILL = "a|good|quality=2"  # the job whose worker is killed (under a 'kill' marker in the run folder)
-VOLATILE = {"job_seconds", "finished_at", "env", "node", "engine"}  # where and when, not what
+VOLATILE = {"job_seconds", "finished_at", "env", "node", "engine", "load_1min"}  # where and when, not what
 
 
 def _attempt(job, ctx) -> int:

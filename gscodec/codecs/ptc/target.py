@@ -21,7 +21,7 @@ class OrbitReference:
     def __init__(self, scene, views: int = 6, resolution: int = 160):
         import torch
 
-        from gscodec.eval.compare import auto_orbit
+        from gscodec.scoring import auto_orbit
         from gscodec.render import render
 
         self.cameras = auto_orbit(scene, views, resolution)
@@ -31,7 +31,7 @@ class OrbitReference:
     def psnr(self, scene) -> float:
         import torch
 
-        from gscodec.eval.metrics import psnr
+        from gscodec.metrics import psnr
         from gscodec.render import render
 
         if len(scene) == 0:
