@@ -322,6 +322,14 @@ class ScaffoldModel(nn.Module):
         out.meta["neural"] = ng
         return out
 
+    def drawn(self, **attributes):
+        """This model as a source the scorer (gscodec.scoring) draws with `render` (kw:
+        features / scaling / offsets in place of the model's, e.g. a trainer's simulated ones)."""
+        from gscodec.scene.renderable import Drawn
+
+        return Drawn(lambda camera, background=(0.0, 0.0, 0.0), backend="auto":
+                     self.render(camera, background, backend, **attributes))
+
     # ---- plain data ----------------------------------------------------------------------
     def decoder_config(self) -> dict:
         return {"format": self.FORMAT, "version": self.VERSION, "feat_dim": self.feat_dim,

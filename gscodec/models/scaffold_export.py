@@ -31,8 +31,9 @@ import numpy as np
 import torch
 
 from gscodec.errors import InputError
-from gscodec.metrics import psnr, ssim
-from gscodec.models.scaffold import ScaffoldModel, render_anchor_scene
+from gscodec.metrics import ssim
+from gscodec.models.scaffold import ScaffoldModel
+from gscodec.scoring import score_views
 from gscodec.render.project import quat_to_rotmat
 from gscodec.render.sh import eval_sh
 from gscodec.scene.anchors import AnchorScene
@@ -192,9 +193,7 @@ def export_fit_report(scene: AnchorScene, exported: GaussianScene, *, dataset=No
     """What the export cost: mean PSNR of the exported scene against the anchor render on the
     views, and, with a dataset, both against the ground truth (fit_loss_db = anchor PSNR -
     exported PSNR vs ground truth). Views: `cameras`, else the dataset's `indices` (default:
-    its test views)."""
-    from gscodec.render import render
-
+    its test views). Scored by gscodec.scoring."""
     if cameras is None:
         if dataset is None:
             raise InputError("export_fit_report needs cameras or a dataset")
@@ -206,16 +205,15 @@ def export_fit_report(scene: AnchorScene, exported: GaussianScene, *, dataset=No
         raise InputError("export_fit_report: with explicit cameras and a dataset, give the dataset indices too")
     if background is None:
         background = dataset.background if dataset is not None else (0.0, 0.0, 0.0)
-    model = ScaffoldModel.from_anchor_scene(scene.detach())
-    vs_anchor, anchor_gt, export_gt = [], [], []
-    for j, cam in enumerate(cameras):
-        a = render_anchor_scene(scene, cam, background, backend, model=model).image.clamp(0, 1)
-        b = render(exported, cam, background=background, backend=backend).image.clamp(0, 1).to(a.device)
-        vs_anchor.append(float(psnr(b, a)))
-        if dataset is not None:
-            gt = dataset.image(indices[j]).to(a.device)
-            anchor_gt.append(float(psnr(a, gt)))
-            export_gt.append(float(psnr(b, gt)))
+    anchor = ScaffoldModel.from_anchor_scene(scene.detach()).drawn()
+    kw = {"background": background, "backend": backend}
+    if dataset is not None:
+        gts = lambda k: dataset.image(indices[k])  # noqa: E731
+        anchor_gt = score_views(anchor, cameras, gts, keep_images=True, **kw)
+        vs_anchor = score_views(exported, cameras, anchor_gt.kept_images(), **kw).psnr
+        anchor_gt, export_gt = anchor_gt.psnr, score_views(exported, cameras, gts, **kw).psnr
+    else:
+        vs_anchor = score_views(exported, cameras, anchor, **kw).psnr  # the anchor renders are the targets
     out = {"n_views": len(cameras), "n_gaussians": len(exported),
            "psnr_export_vs_anchor": float(np.mean(vs_anchor))}
     if dataset is not None:

@@ -35,6 +35,20 @@ class StaticSplats:
         return self.scene
 
 
+class Drawn:
+    """A source that only draws itself: `draw(camera, background=..., backend=...)` gives the
+    RenderResult. Why: a trainer scores its model as it would decode now (simulated attributes,
+    its own renderer) through the one scorer without first exporting a scene."""
+
+    view_dependent = True
+
+    def __init__(self, draw):
+        self.render_camera = draw
+
+    def splats(self, camera=None) -> GaussianScene:
+        raise InputError("this source only draws itself: it has no plain Gaussians to give")
+
+
 def renderable(scene) -> Renderable:
     """The seam's implementation for `scene` (a Renderable is returned as it is)."""
     if isinstance(scene, GaussianScene):
@@ -59,4 +73,4 @@ def render_view(scene, camera, **kw):
     return render(source.splats(camera), camera, **kw)
 
 
-__all__ = ["Renderable", "StaticSplats", "render_view", "renderable"]
+__all__ = ["Drawn", "Renderable", "StaticSplats", "render_view", "renderable"]

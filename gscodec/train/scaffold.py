@@ -26,9 +26,10 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
-from gscodec.metrics import psnr, ssim
+from gscodec.metrics import ssim
 from gscodec.models.scaffold import ScaffoldModel
 from gscodec.scene.anchors import AnchorScene
+from gscodec.scoring import score_views
 from gscodec.simulate.quantize import simulate_quantization, train_or_round
 from gscodec.train.anchor_growth import AnchorGrowth
 from gscodec.utils.config import ConfigBase
@@ -458,14 +459,10 @@ class ScaffoldTrainer:
         if self.entropy_model is not None:
             self.entropy_model.eval()
         feats, scal, offs, _, bits = self.simulate(mode)
-        ps, ss = [], []
-        for i in indices:
-            img = m.render(self.ds.cameras[i], self.bg, self.cfg.backend, features=feats, scaling=scal,
-                           offsets=offs).image.clamp(0, 1)
-            gt = self.ds.image(i).to(img.device)
-            ps.append(float(psnr(img, gt)))
-            ss.append(float(ssim(img, gt)))
+        s = score_views(m.drawn(features=feats, scaling=scal, offsets=offs), [self.ds.cameras[i] for i in indices],
+                        lambda k: self.ds.image(indices[k]), background=self.bg, backend=self.cfg.backend)
         m.train()
+        ps, ss = s.psnr, s.ssim  # summed in order, as this method always has (np.mean may differ in the last bit)
         res = {"step": self.step, "mode": mode, "psnr": sum(ps) / len(ps), "ssim": sum(ss) / len(ss),
                "n_anchors": len(m), "active_offsets": int((torch.sigmoid(m.mask_logits) > m.mask_threshold).sum())}
         if bits:

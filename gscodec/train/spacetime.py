@@ -20,7 +20,8 @@ import torch
 
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
-from gscodec.metrics import psnr, ssim
+from gscodec.metrics import ssim
+from gscodec.scoring import score_dataset
 from gscodec.utils.config import ConfigBase
 
 
@@ -235,14 +236,17 @@ class SpacetimeTrainer:
     def evaluate(self, simulated: bool = True) -> dict:
         """Mean PSNR / SSIM over the GOF's test views (every frame), as the decoder will see
         the model (simulated=True: quantized and masked) or unquantized."""
+        from gscodec.render import RenderResult
+        from gscodec.scene.renderable import Drawn
+
         params = self.rendered_params(training=False)[0] if simulated else dict(self.model.params())
-        ps, ss = [], []
-        for i in self.test_views:
-            cam = self.ds.cameras[i]
-            img = self.render(params, [cam], self.model.tau(cam.time)).image[0].clamp(0, 1)
-            gt = self.ds.image(i).to(img.device)
-            ps.append(float(psnr(img, gt)))
-            ss.append(float(ssim(img, gt)))
+
+        def draw(cam, **_):  # the scorer's background and backend are self.bg's and the config's
+            r = self.render(params, [cam], self.model.tau(cam.time))
+            return RenderResult(image=r.image[0], alpha=r.alpha[0], meta=r.meta)
+
+        s = score_dataset(Drawn(draw), self.ds, self.test_views, backend=self.cfg.backend)
+        ps, ss = s.psnr, s.ssim  # summed in order, as this method always has
         return {"step": self.step, "psnr": sum(ps) / max(len(ps), 1), "ssim": sum(ss) / max(len(ss), 1),
                 "n_splats": len(self.model)} if ps else {"step": self.step}
 
