@@ -22,6 +22,16 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny tensors (use: pytestmark = usefixtures("one_thread")):
+    on a loaded 2-core machine thread hand-offs made these ~10-1000x slower. Restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def require():
     """The `missing` function, for tests and fixtures in sub-folders."""

@@ -75,15 +75,10 @@ def _sequence() -> SpacetimeSequence:
                               _gof(160, (5, 7), 3, None)], FPS, 7)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a loaded 2-core machine two threads make these tiny float64 model
-    evaluations (and batched lstsq) 20-1000x slower; the fresh-process test still compares
-    against a two-thread decode."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one torch thread (tests/conftest.py): tiny float64 model evaluations and batched lstsq are
+# 20-1000x slower with two on a loaded machine; the fresh-process test still compares against
+# a two-thread decode
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

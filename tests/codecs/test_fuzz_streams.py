@@ -21,14 +21,7 @@ from gscodec.codecs import decode_bytes  # noqa: E402
 CASES = 48  # per codec and category: 2304 cases over the 12 seed streams, ~15-20 s
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -23,14 +23,11 @@ def _points(n=600, seed=0):
     return PointCloud(xyz=xyz, rgb=g.uniform(0, 1, (n, 3)).astype(np.float32))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tensors are tiny: one thread avoids the cost of thread hand-offs, which on a
-    loaded 2-core machine made each step ~10x slower; the suite's setting is restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def test_the_shared_one_thread_fixture_applies_here():
+    assert torch.get_num_threads() == 1  # the suite runs with 2 (tests/conftest.py)
 
 
 @pytest.fixture

@@ -30,14 +30,7 @@ def _hac():
     return hac_mod.HacEntropyModel(cfg)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tensors are tiny: one thread avoids the cost of thread hand-offs, which on a
-    loaded 2-core machine made each step ~10x slower; the suite's setting is restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,7 @@ import moving_sphere as ms  # noqa: E402
 from gscodec.viewer.dynamic import DynamicSource, is_dynamic  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: the machine is small and shared; these are tiny renders."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
