@@ -220,15 +220,23 @@ def post_training(q: np.ndarray, bits: int) -> tuple[bytes, str]:
     return encode_best(q, bits)[:2]
 
 
+def grid_symbols(sim, name: str, x: torch.Tensor) -> np.ndarray:
+    """x's integer symbols on `sim`'s grid, int64 on the CPU (the sim may sit on a GPU)."""
+    with torch.no_grad():
+        return sim.symbols(name, x.to(sim.quantizers[name].lo.device)).cpu().numpy().astype(np.int64)
+
+
 def encode_grid(sim, name: str, x: torch.Tensor, model, xyz, section: str, *, learned_only: bool = False,
-                post=post_training, model_bytes: int = 0) -> tuple[Section, dict, dict]:
+                post=post_training, model_bytes: int = 0,
+                symbols: np.ndarray | None = None) -> tuple[Section, dict, dict]:
     """One attribute [N, C] (channel form) as symbols on `sim`'s grid: coded with `model` (the
     learned distribution rebuilt from the stream, or None) or with `post(q, bits)` on the
     unsigned symbols q = y - lo, whichever is smaller (learned_only: the learned one); the learned
     side counts `model_bytes`, its weights, which travel only when a section uses them.
+    `symbols`: x's symbols (grid_symbols) when the caller has them already, else computed here.
     Returns (section, header entry, stats)."""
     qz, n, c = sim.quantizers[name], len(x), x.shape[1]
-    y = sim.symbols(name, x.to(qz.lo.device)).cpu().numpy().astype(np.int64)  # the sim may sit on a GPU
+    y = grid_symbols(sim, name, x) if symbols is None else symbols
     lo = y.min(0) if n else np.zeros(c, np.int64)
     hi = y.max(0) if n else np.zeros(c, np.int64)
     entry = {"mode": "grid", "origin": qz.origin().detach().cpu().numpy().astype(np.float32).tolist(),
@@ -289,7 +297,7 @@ def decode_grid(name: str, entry, sec: Section, model, xyz, n: int, c: int, post
     return ((y + center).astype(np.float32) * step + origin).astype(np.float32)
 
 
-__all__ = ["bits_needed", "build_sim", "decode_grid", "encode_grid", "estimate_bits", "iid_entropy_bits",
-           "is_hash_model", "refit_factorized", "refit_models",
+__all__ = ["bits_needed", "build_sim", "decode_grid", "encode_grid", "estimate_bits", "grid_symbols",
+           "iid_entropy_bits", "is_hash_model", "refit_factorized", "refit_models",
            "learned_decode", "learned_encode", "learned_method", "load_entropy", "model_of", "post_training",
            "read_grid_entry", "side_bytes", "store_entropy"]

@@ -26,6 +26,7 @@ from gscodec.codecs.learned_attributes import (
     build_sim,
     decode_grid,
     encode_grid,
+    grid_symbols,
     load_entropy,
     model_of,
     refit_models,
@@ -122,13 +123,15 @@ class StaticGSCodec(StreamCodec):
         header = {"codec": self.name, "codec_version": CODEC_VERSION, "count": n, "sh_degree": degree,
                   "bounds": [plo.tolist(), phi.tolist()], "position_bits": cfg.position_bits,
                   "sim": sim.cfg.to_dict(), "attributes": {}, "prune": prune_stats}
-        models, refit = refit_models(sim, {a: self._symbols(sim, a, ch[a]) for a in ATTRS if a in sim.quantizers})
+        symbols = {a: grid_symbols(sim, a, ch[a]) for a in ATTRS if a in sim.quantizers}  # one pass: refit and coding
+        models, refit = refit_models(sim, symbols)
         ent_sections, ent_meta = store_entropy(models, float_dtype="float16")  # half the side cost (#21 item 8)
         stored = _load_entropy(header["sim"], ent_meta, {s.name: s for s in ent_sections})
         model_bytes = {a: side_bytes(a, ent_sections, ent_meta) for a in ATTRS}
         sections, stats = [Section("positions", "morton-delta", pos_bytes)], {}
         for name in ATTRS:
-            sec, entry, st = self._encode_attribute(name, ch[name], sim, stored, xyz, n, model_bytes[name])
+            sec, entry, st = self._encode_attribute(name, ch[name], sim, stored, xyz, n, model_bytes[name],
+                                                    symbols.get(name))
             sections.append(sec)
             header["attributes"][name] = entry
             stats[name] = {**st, **refit.get(name, {})}
@@ -142,20 +145,14 @@ class StaticGSCodec(StreamCodec):
                            "attributes": stats}
         return data
 
-    @staticmethod
-    def _symbols(sim, name: str, x: torch.Tensor) -> np.ndarray:
-        qz = sim.quantizers[name]
-        with torch.no_grad():
-            return sim.symbols(name, x.to(qz.lo.device)).cpu().numpy().astype(np.int64)
-
-    def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n, model_bytes: int = 0):
+    def _encode_attribute(self, name, x: torch.Tensor, sim, stored, xyz, n, model_bytes: int = 0, symbols=None):
         if name not in sim.quantizers:  # training left it unquantized: plain uniform quantization
             q, lo, hi = quantize_uniform(x.numpy(), FALLBACK_BITS)
             data, method = encode_best(q, FALLBACK_BITS)[:2]
             return (Section(name, method, data), {"mode": "uniform", "lo": lo.tolist(), "hi": hi.tolist()},
                     {"method": method, "bytes": len(data)})
         return encode_grid(sim, name, x, model_of(stored, name), xyz, name,
-                           learned_only=self.learned_only, model_bytes=model_bytes)
+                           learned_only=self.learned_only, model_bytes=model_bytes, symbols=symbols)
 
     def _encode_sh_rest(self, rest: np.ndarray, header: dict) -> list[Section]:
         from gscodec.codecs.ptc.codec import _vector_quantize

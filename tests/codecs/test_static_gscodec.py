@@ -123,3 +123,21 @@ def test_refit_moves_a_factorized_model_to_the_symbols_it_codes():
     before, after = m.coded_bits(y, lo, hi), refit_factorized(m, y).coded_bits(y, lo, hi)
     floor = iid_entropy_bits(y)
     assert floor <= after < before and after < 1.05 * floor
+
+
+def test_the_encoder_computes_each_attributes_symbols_once_and_writes_the_same_stream(trained, monkeypatch):
+    """The refit's symbols go to the grid coder (#21): one symbol pass per quantized attribute,
+    and the bytes are those of the encoder that computed them again in encode_grid."""
+    import gscodec.codecs.learned_attributes as la
+    import gscodec.codecs.static_gscodec as sg
+
+    scene = trained.scene_for_eval(simulated=False)
+    sim, calls = scene.entropy_model, []
+    symbols = type(sim).symbols
+    monkeypatch.setattr(type(sim), "symbols", lambda self, name, x: calls.append(name) or symbols(self, name, x))
+    data = get_codec("static-gscodec").encode(scene)
+    assert sorted(calls) == sorted(sim.quantizers)
+    grid = la.encode_grid
+    monkeypatch.setattr(sg, "encode_grid", lambda *a, symbols=None, **kw: grid(*a, **kw))  # the second pass back
+    calls.clear()
+    assert get_codec("static-gscodec").encode(scene) == data and len(calls) == 2 * len(sim.quantizers)
