@@ -1,15 +1,16 @@
 """Renderer benchmark: CPU numba tile rasterizer vs the pure-torch reference, and (where CUDA and
 gsplat exist) parity of the CPU backend with gsplat.
 
-Run `python bench/render.py` (or `--quick`). Each case runs in a fresh child process so its
-peak resident memory (resource.getrusage ru_maxrss: whole-process peak, including the
-interpreter, torch and numba, ~0.3-0.5 GB of baseline) belongs to that case alone. Writes
-bench/results/render.json and bench/results/render.md.
+Run `python bench/render.py` (or `--quick`; `--notes FILE` adds a Notes section). Each case
+runs in a fresh child process so its peak resident memory (resource.getrusage ru_maxrss:
+whole-process peak, including the interpreter, torch and numba, ~0.3-0.5 GB of baseline)
+belongs to that case alone. Writes bench/results/render.json and .md (bench/common.py: meta
+with commit, command, machine, load and date; summary: the 10k speed-ups, the 100k forward
+time, whether GPU parity was measured, git_commit).
 """
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -23,10 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
-from gscodec.utils.provenance import command_line, start_commit  # noqa: E402
-
-start_commit()  # the code as the run starts
+from common import START_COMMIT, run_meta, write_results  # noqa: E402  (START_COMMIT: the code as the run starts)
 
 
 def _scene_and_camera(n: int, width: int, height: int, dtype="float32"):
@@ -115,30 +115,27 @@ def gpu_parity(n: int = 100_000, size: int = 256) -> dict:
             "gpu": torch.cuda.get_device_name(0)}
 
 
-def machine() -> dict:
+def versions() -> dict:
     import numba
-    import torch
 
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "numba": numba.__version__,
-            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "git_commit": start_commit(), "command": command_line()}
+    return {"platform": platform.platform(), "python": platform.python_version(), "numba": numba.__version__}
 
 
 def fmt(x, unit="s"):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f} {unit}"
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, skip the 1M case")
+    ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
+    ap.add_argument("--out", default=str(RESULTS / "render"), help="results path without suffix")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(run_case(**spec)))
-        return
+        return 0
     r = 2 if args.quick else 7
     specs = [
         dict(backend="cpu", n=10_000, width=256, height=256, repeats=r, backward=True),
@@ -159,36 +156,36 @@ def main() -> None:
     ref10 = next(c for c in cases if c["backend"] == "cpu_reference")
     speedup = {k: ref10[k] / fast10[k] for k in ("forward_s", "forward_backward_s")
                if k in ref10 and k in fast10}
+    fast100 = next(c for c in cases if c["backend"] == "cpu" and c["n"] == 100_000)
     parity = gpu_parity()
-    report = {"machine": machine(), "quick": args.quick, "cases": cases,
-              "speedup_fast_vs_reference_10k": speedup, "gpu_parity": parity,
-              "memory_metric": "resource.getrusage(RUSAGE_SELF).ru_maxrss of a fresh child process per case",
-              "scene": "GaussianScene.random(n, sh_degree=3, seed=0, extent=1), one orbit camera at "
-                       "radius 3, fov 50 deg (splats a few pixels wide)"}
+    summary = {"speedup_fast_vs_reference_10k": speedup, "cpu_100k_forward_s": fast100.get("forward_s"),
+               "cpu_100k_forward_min_s": fast100.get("forward_min_s"), "gpu_parity_measured": parity["available"],
+               "git_commit": START_COMMIT}
+    meta = run_meta("render.py", quick=args.quick, **versions(), gpu_parity=parity,
+                    memory_metric="resource.getrusage(RUSAGE_SELF).ru_maxrss of a fresh child process per case",
+                    scene="GaussianScene.random(n, sh_degree=3, seed=0, extent=1), one orbit camera at "
+                          "radius 3, fov 50 deg (splats a few pixels wide)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "render.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "render.md").write_text(markdown(report))
-    print(markdown(report))
+    return write_results(Path(args.out), "cases", cases, meta, args.notes, lambda *_: None, markdown, summary)
 
 
-def markdown(rep: dict) -> str:
-    m = rep["machine"]
+def markdown(cases: list[dict], m: dict) -> str:
     lines = ["# Renderer benchmark", "",
-             f"{m['date_utc']} - {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
-             f"numba {m['numba']}, Python {m['python']}{' (--quick)' if rep['quick'] else ''}; "
-             f"git {m.get('git_commit', 'not recorded')}; command: `{m.get('command', 'not recorded')}`", "",
-             f"Scene: {rep['scene']}. Times are medians after one warm-up call (the 'first call' "
+             f"{m['machine']}, numba {m['numba']}, Python {m['python']} ({m['platform']})"
+             f"{' (--quick)' if m['quick'] else ''}; {m['date_utc']}; 1-minute load at the end "
+             f"{m['loadavg_1min_end']}; commit {m['git_commit']}", f"`{m['command']}`", "",
+             f"Scene: {m['scene']}. Times are medians after one warm-up call (the 'first call' "
              "column: it also loads or compiles the numba kernels; forward+backward for cpu, forward "
              "only for the reference); "
-             f"memory: {rep['memory_metric']}. The machine was shared with other jobs while this "
-             "ran (1-minute load average on 2 cores in the last column), so times are noisy "
+             f"memory: {m['memory_metric']}. The machine may be shared with other jobs while this "
+             "runs (1-minute load average on its cores in the last column), so times are "
              "upper bounds; the minimum over the repeats is the best estimate of the cost on an idle "
              "machine.", "",
              "| backend | Gaussians | image | visible | forward median (min) | forward+backward median (min) "
              "| first call | peak RSS "
              "| load avg before/after |",
              "|---|---:|---|---:|---:|---:|---:|---:|---|"]
-    for c in rep["cases"]:
+    for c in cases:
         if "error" in c:
             lines.append(f"| {c['backend']} | {c['n']:,} | {c['width']}x{c['height']} | failed: {c['error']} ||||||")
             continue
@@ -197,19 +194,21 @@ def markdown(rep: dict) -> str:
                      f"{fmt(c.get('forward_backward_s'))} ({fmt(c.get('forward_backward_min_s'))}) | "
                      f"{fmt(c['first_call_s'])} | "
                      f"{c['peak_rss_mb']:.0f} MB | {c['loadavg_1min'][0]} / {c['loadavg_1min'][1]} |")
-    sp = rep["speedup_fast_vs_reference_10k"]
+    sp = m["summary"]["speedup_fast_vs_reference_10k"]
     lines += ["", "Speed-up of the numba backend over the pure-torch reference at 10k Gaussians: "
               + ", ".join(f"{k.replace('_s', '')} x{v:.1f}" for k, v in sp.items()), "",
               "## GPU parity (CPU backend vs gsplat)", ""]
-    p = rep["gpu_parity"]
+    p = m["gpu_parity"]
     if not p["available"]:
         lines.append(f"Not measured: {p['note']}.")
     else:
         lines.append(f"{p['gpu']}, {p['n']:,} Gaussians at {p['size']}x{p['size']}: max |pixel diff| "
                      f"{p['max_abs_pixel_diff']:.2e}, mean {p['mean_abs_pixel_diff']:.2e}; gradient relative "
                      "errors " + ", ".join(f"{k} {v:.2e}" for k, v in p["grad_rel_err"].items()))
+    if m.get("notes"):
+        lines += ["", "## Notes", "", m["notes"]]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,16 +4,14 @@ For each scene: 3D-to-2D sort time, mean grid-neighbour distance (random / Morto
 total bytes of the per-attribute lossless images (means 16-bit, scales, opacity, quats, sh_dc
 8-bit) in random vs Morton vs sorted order for PNG / WebP / JXL. Then k-means timings.
 
-    python bench/sort_kmeans.py [--quick]
-Writes bench/results/sort_kmeans.md and .json.
+    python bench/sort_kmeans.py [--quick] [--kmeans-rows N] [--notes FILE]
+Writes bench/results/sort_kmeans.md and .json (bench/common.py: meta with commit, command,
+machine, load and date; rows of kind "sort" and "kmeans"; summary: sort seconds, PNG bytes of
+our order over Morton's, k-means seconds, git_commit).
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import sys
 import time
 import warnings
@@ -22,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import START_COMMIT, load_results, run_meta, write_results  # noqa: E402
 from gscodec.coding.image import available_methods, encode_image  # noqa: E402
 from gscodec.coding.kmeans import kmeans, kmeans_assign  # noqa: E402
 from gscodec.coding.sort import morton_grid_order, neighbour_distance, sort_into_grid, to_grid  # noqa: E402
@@ -87,6 +87,7 @@ def bench_scene(name: str, scene: GaussianScene, images: bool = True, **sort_kw)
     t_sort = time.perf_counter() - t
     rnd = np.random.default_rng(0).permutation(n)
     row = {
+        "kind": "sort",
         "scene": name,
         "n": n,
         "sort_options": sort_kw or "defaults",
@@ -116,7 +117,7 @@ def bench_kmeans(n: int, k: int, d: int = 45, **kw) -> dict:
     sub = slice(0, min(n, 20000))
     exact = kmeans_assign(xn[sub], c)
     row = {
-        "n": n, "k": k, "d": d, **kw, "seconds": round(el, 2), "mse": mse,
+        "kind": "kmeans", "n": n, "k": k, "d": d, **kw, "seconds": round(el, 2), "mse": mse,
         "var": float(((xn - xn.mean(0)) ** 2).sum(1).mean()),
         "recall_vs_exact_assign": round(float((exact == labels[sub]).mean()), 4),
     }
@@ -124,62 +125,64 @@ def bench_kmeans(n: int, k: int, d: int = 45, **kw) -> dict:
     return row
 
 
-def main() -> None:
+KMEANS_FULL = [dict(n=100_000, k=4096), dict(n=1_000_000, k=4096, sample=262_144),
+               dict(n=1_000_000, k=65536, sample=262_144, iters=5)]
+
+
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="10k synthetic + small real only, 100k k-means")
     ap.add_argument("--kmeans-only", action="store_true", help="redo the k-means rows of the saved full results")
+    ap.add_argument("--kmeans-rows", type=int, default=len(KMEANS_FULL),
+                    help=f"run only the first N of the {len(KMEANS_FULL)} full k-means rows (the last is the longest)")
+    ap.add_argument("--notes", help="a text file whose contents go into the report's Notes section")
     args = ap.parse_args()
+    kmeans_specs = KMEANS_FULL[:1] if args.quick else KMEANS_FULL[:args.kmeans_rows]
+    out = Path(__file__).resolve().parent / "results" / ("sort_kmeans_quick" if args.quick else "sort_kmeans")
     if args.kmeans_only:
-        path = Path(__file__).resolve().parent / "results" / "sort_kmeans.json"
-        res = json.loads(path.read_text())
-        res["kmeans"] = [bench_kmeans(100_000, 4096)]
-        res["kmeans"].append(bench_kmeans(1_000_000, 4096, sample=262_144))
-        res["kmeans_date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        write(res)
-        return
+        rows, meta = load_results(out.with_suffix(".json"), "rows")
+        rows = [r for r in rows if r["kind"] != "kmeans"] + [bench_kmeans(**kw) for kw in kmeans_specs]
+        meta["kmeans_rerun"] = run_meta("sort_kmeans.py")
+        return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows))
     warnings.simplefilter("ignore")
     sort_kmeans_warmup = sort_into_grid(np.random.rand(64, 3).astype(np.float32))  # numba compile
     del sort_kmeans_warmup
-    res = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "quick": args.quick,
-        "scenes": [],
-        "kmeans": [],
-    }
+    rows = []
     print("sorting + images", flush=True)
     for n in (10_000,) if args.quick else (10_000, 100_000):
-        res["scenes"].append(bench_scene(f"random_{n // 1000}k_sh3", GaussianScene.random(n, sh_degree=3)))
+        rows.append(bench_scene(f"random_{n // 1000}k_sh3", GaussianScene.random(n, sh_degree=3)))
     for f in ("small_sh3.ply",) if args.quick else ("small_sh3.ply", "guitar.ply"):
         if (DATA / f).exists():
-            res["scenes"].append(bench_scene(f, load_ply(DATA / f)))
+            rows.append(bench_scene(f, load_ply(DATA / f)))
     if not args.quick:
         # 1M with the faster preset (2 passes per radius, decay 0.9); defaults take ~2.5x longer
-        res["scenes"].append(
+        rows.append(
             bench_scene("random_1M_sh0", GaussianScene.random(1_000_000), images=False, passes=2, radius_decay=0.9)
         )
     print("k-means", flush=True)
-    res["kmeans"].append(bench_kmeans(100_000, 4096))
-    if not args.quick:
-        res["kmeans"].append(bench_kmeans(1_000_000, 4096, sample=262_144))
-        res["kmeans"].append(bench_kmeans(1_000_000, 65536, sample=262_144, iters=5))
-    write(res)
+    rows += [bench_kmeans(**kw) for kw in kmeans_specs]
+    meta = run_meta("sort_kmeans.py", quick=args.quick, torch_threads=torch.get_num_threads(),
+                    kmeans_rows=f"{len(kmeans_specs)} of {len(KMEANS_FULL)}", methods=list(available_methods()))
+    return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows))
 
 
-def write(res: dict) -> None:
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    suffix = "_quick" if res["quick"] else ""
-    (out / f"sort_kmeans{suffix}.json").write_text(json.dumps(res, indent=1))
-    methods = list(available_methods())
+def summarize(rows: list[dict]) -> dict:
+    sorts = [r for r in rows if r["kind"] == "sort"]
+    return {"sort_s": {r["scene"]: r["sort_s"] for r in sorts},
+            "png_bytes_ours_over_morton": {r["scene"]: round(r["bytes"]["ours"]["png"] / r["bytes"]["morton"]["png"], 4)
+                                           for r in sorts if "png" in r.get("bytes", {}).get("ours", {})},
+            "kmeans_s": {f"{r['n']}x{r['k']}": r["seconds"] for r in rows if r["kind"] == "kmeans"},
+            "git_commit": START_COMMIT}
+
+
+def report(rows: list[dict], meta: dict) -> str:
+    methods = meta["methods"]
     lines = [
         "# 3D-to-2D sort, lossless attribute images, k-means",
         "",
-        f"{res['date']} · {res['platform']} · {res['cpu_count']} CPUs · torch {res['torch']} "
-        f"({res['torch_threads']} threads) · `python bench/sort_kmeans.py{' --quick' if res['quick'] else ''}`",
+        f"{meta['machine']} ({meta['torch_threads']} threads); {meta['date_utc']}; 1-minute load at the end "
+        f"{meta['loadavg_1min_end']}; commit {meta['git_commit']}",
+        f"`{meta['command']}`",
         "",
         "Neighbour distance: mean L2 between adjacent grid cells of the z-scored sort features",
         "(means, log-scales, opacity logit, quats, sh_dc). Bytes: total of the per-attribute lossless",
@@ -190,23 +193,27 @@ def write(res: dict) -> None:
         + " |",
         "|" + "---|" * (6 + 3 * len(methods)),
     ]
-    for r in res["scenes"]:
+    for r in (r for r in rows if r["kind"] == "sort"):
         opt = "" if r["sort_options"] == "defaults" else " (" + ", ".join(f"{k}={v}" for k, v in r["sort_options"].items()) + ")"
         cells = [r["scene"], str(r["n"]), f"{r['sort_s']}{opt}", *(str(r["nbr"][k]) for k in ("random", "morton", "ours"))]
         for m in methods:
             cells += [str(r["bytes"][k][m]) if "bytes" in r else "-" for k in ("random", "morton", "ours")]
         lines.append("| " + " | ".join(cells) + " |")
-    if "kmeans_date" in res:
-        lines += ["", f"k-means rows re-measured {res['kmeans_date']} (`--kmeans-only`, after the IVF threshold change)."]
+    lines += ["", f"k-means rows: {meta['kmeans_rows']} (`--kmeans-rows`)."]
+    if "kmeans_rerun" in meta:
+        k = meta["kmeans_rerun"]
+        lines += [f"k-means rows re-measured {k['date_utc']} (`{k['command']}`, commit {k['git_commit']}, "
+                  f"load at the end {k['loadavg_1min_end']})."]
     lines += ["", "| k-means N | k | D | options | seconds | MSE / variance | recall vs exact |", "|---|---|---|---|---|---|---|"]
-    for r in res["kmeans"]:
+    for r in (r for r in rows if r["kind"] == "kmeans"):
         opts = ", ".join(f"{k}={r[k]}" for k in ("sample", "iters", "exact") if k in r) or "defaults"
         lines.append(
             f"| {r['n']} | {r['k']} | {r['d']} | {opts} | {r['seconds']} | {r['mse'] / r['var']:.4f} | {r['recall_vs_exact_assign']} |"
         )
-    (out / f"sort_kmeans{suffix}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    if meta.get("notes"):
+        lines += ["", "## Notes", "", meta["notes"]]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
