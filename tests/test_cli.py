@@ -147,3 +147,23 @@ def test_encode_says_properties_it_cannot_carry_are_dropped(tmp_path, capsys):
     assert main(["encode", str(tmp_path / "e.ply"), "-o", str(tmp_path / "e.gsz")]) == 0
     out = capsys.readouterr().out
     assert "dropped: semantic_id" in out and "kept" not in out
+
+
+def test_encode_reaches_any_codec_option_and_refuses_flags_that_do_not_apply(tmp_path, capsys):
+    """#21: every codec option is reachable (--codec-option KEY=VALUE), and a flag that does not
+    apply to what runs is a one-line error, not ignored."""
+    from gscodec.coding import container
+
+    save_ply(GaussianScene.random(200, sh_degree=1, seed=1), tmp_path / "in.ply")
+    out = tmp_path / "s.gsz"
+    base = ["encode", str(tmp_path / "in.ply"), "-o", str(out)]
+    assert main(base + ["--codec-option", "position_bits=12"]) == 0
+    assert container.unpack(out.read_bytes())[0]["config"]["position_bits"] == 12
+    out.unlink()
+    for extra, says in ((["--codec-option", "bogus=1"], "bogus"),
+                        (["--quality", "2", "--codec-option", "quality=3"], "set by its own flag"),
+                        (["--target-views", "3"], "apply to --target-psnr only")):
+        assert main(base + extra) == 2
+        assert says in capsys.readouterr().err and not out.exists()
+    assert main(["train", "builtin", "-o", str(tmp_path / "run"), "--codec", "ptc", "--gof", "10"]) == 2
+    assert "--gof applies to dynamic codecs" in capsys.readouterr().err and not (tmp_path / "run").exists()

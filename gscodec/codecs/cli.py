@@ -22,8 +22,8 @@ def register(sub) -> None:
     s.add_argument("--target-psnr", type=float, default=None, metavar="DB",
                    help="ptc: the smallest quality whose decoded orbit renders reach this PSNR against the "
                    "original's renders (binary search over the ladder; replaces --quality)")
-    s.add_argument("--target-views", type=int, default=6, help="orbit views of --target-psnr (default 6)")
-    s.add_argument("--target-resolution", type=int, default=160, help="their size in pixels (default 160)")
+    s.add_argument("--target-views", type=int, default=None, help="orbit views of --target-psnr (default 6)")
+    s.add_argument("--target-resolution", type=int, default=None, help="their size in pixels (default 160)")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
     s.add_argument("--codebook-size", type=int, default=None, help="k-means codebook size for SH rest")
     s.add_argument("--sh-rest", choices=["kmeans", "scalar", "drop"], default=None,
@@ -31,6 +31,9 @@ def register(sub) -> None:
     s.add_argument("--min-opacity", type=float, default=None, help="prune splats below this opacity")
     s.add_argument("--outlier-std", type=float, default=None,
                    help="KD-tree outlier pruning: std ratio (0 = off)")
+    s.add_argument("--codec-option", dest="codec_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other option of the codec (repeatable), e.g. ptc's position_bits=14; VALUE is read "
+                        "as JSON when it parses, else as text; an option the codec does not take is an error")
     s.set_defaults(fn=cmd_encode)
 
     s = sub.add_parser("decode", help="decode a .gsz back into a standard 3DGS .ply (a dynamic stream: one per frame)")
@@ -45,7 +48,24 @@ def register(sub) -> None:
     s.set_defaults(fn=cmd_decode)
 
 
+def codec_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs -> {key: value}; a value that parses as JSON (numbers, true) is taken as such."""
+    import json
+
+    out = {}
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--codec-option needs KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(val)
+        except ValueError:
+            out[key.strip()] = val
+    return out
+
+
 def _codec_config(args) -> dict:
+    """The codec's options from the flags; --codec-option may not repeat one a flag sets."""
     prune = {}
     if args.min_opacity is not None:
         prune["min_opacity"] = args.min_opacity
@@ -53,7 +73,12 @@ def _codec_config(args) -> dict:
         prune["outlier_std_ratio"] = args.outlier_std
     cfg = dict(preset=args.preset, quality=args.quality, codebook_size=args.codebook_size,
                sh_rest_mode=args.sh_rest, prune=prune or None)
-    return {k: v for k, v in cfg.items() if v is not None}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    extra = codec_options(args.codec_options)
+    twice = sorted(set(cfg) & set(extra))
+    if twice:
+        raise InputError(f"--codec-option {', '.join(twice)}: set by its own flag already")
+    return {**cfg, **extra}
 
 
 def cmd_encode(args) -> int:
@@ -75,6 +100,8 @@ def cmd_encode(args) -> int:
     if args.target_psnr is not None and (args.codec != "ptc" or args.quality is not None):
         raise InputError("--target-psnr picks the quality of codec ptc itself: give it without --quality "
                          "(and without another --codec)")
+    if args.target_psnr is None and (args.target_views is not None or args.target_resolution is not None):
+        raise InputError("--target-views and --target-resolution apply to --target-psnr only")
     with Stages(f"encode {src.name}") as stage:
         stage("load PLY")
         with warnings.catch_warnings(record=True) as caught:
@@ -109,6 +136,8 @@ def cmd_encode(args) -> int:
 def _encode_for_psnr(args, scene, stage) -> bytes:
     from gscodec.codecs.ptc.target import encode_for_psnr
 
+    args.target_views = 6 if args.target_views is None else args.target_views
+    args.target_resolution = 160 if args.target_resolution is None else args.target_resolution
     if args.target_views < 1 or args.target_resolution < 8:
         raise InputError("--target-views must be >= 1 and --target-resolution >= 8")
     options = {k: v for k, v in _codec_config(args).items() if k != "quality"}

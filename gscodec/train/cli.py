@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from gscodec.codecs.cli import codec_options  # noqa: F401 - one KEY=VALUE reader for train and encode
+
 
 def register(sub) -> None:
     s = sub.add_parser("train", help="train a scene on a dataset, then compress and evaluate it")
@@ -30,26 +32,13 @@ def register(sub) -> None:
                    help="a codec option (repeatable), e.g. predict-gs's residual=off or downsample=linear; "
                         "VALUE is read as JSON when it parses, else as text")
     s.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
-    s.add_argument("--config", default=None, help="JSON file with TrainConfig fields")
+    s.add_argument("--config", default=None,
+                   help="JSON file with the trainer's config fields: TrainConfig (ptc, static-gscodec), "
+                        "ScaffoldConfig (hac, predict-gs, mop, hemgs), SpacetimeTrainConfig (dynamic-gscodec); "
+                        "an unknown field is an error, and flags win over the file")
     s.add_argument("--lpips-weights", default=None,
                    help="LPIPS weights file for the decoded test views (or GSCODEC_LPIPS_WEIGHTS; else skipped)")
     s.set_defaults(fn=cmd_train)
-
-
-def codec_options(pairs: list[str]) -> dict:
-    """KEY=VALUE pairs -> {key: value}; a value that parses as JSON (numbers, true) is taken as such."""
-    from gscodec.errors import InputError
-
-    out = {}
-    for pair in pairs:
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--codec-option needs KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(val)
-        except ValueError:
-            out[key.strip()] = val
-    return out
 
 
 def cmd_train(args) -> int:
