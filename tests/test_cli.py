@@ -159,6 +159,8 @@ def test_encode_reaches_any_codec_option_and_refuses_flags_that_do_not_apply(tmp
     base = ["encode", str(tmp_path / "in.ply"), "-o", str(out)]
     assert main(base + ["--codec-option", "position_bits=12"]) == 0
     assert container.unpack(out.read_bytes())[0]["config"]["position_bits"] == 12
+    assert main(["decode", str(out), "-o", str(tmp_path / "d.ply"), "--sh-degree", "0"]) == 2  # not an anchor stream
+    assert "applies to anchor streams" in capsys.readouterr().err and not (tmp_path / "d.ply").exists()
     out.unlink()
     for extra, says in ((["--codec-option", "bogus=1"], "bogus"),
                         (["--quality", "2", "--codec-option", "quality=3"], "set by its own flag"),

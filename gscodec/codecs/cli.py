@@ -43,8 +43,9 @@ def register(sub) -> None:
                    help="dynamic streams: write every frame as DIR/frame_0000.ply ... (SH degree 1)")
     s.add_argument("--max-splats", type=int, default=None,
                    help="refuse a stream declaring more Gaussians than this, before decoding (default 33,554,432)")
-    s.add_argument("--sh-degree", type=int, default=3,
-                   help="anchor streams (hac): SH degree fitted to the neural Gaussians' colour (default 3)")
+    s.add_argument("--sh-degree", type=int, default=None,
+                   help="anchor streams (hac): SH degree fitted to the neural Gaussians' colour (default 3); "
+                        "an error for other streams")
     s.set_defaults(fn=cmd_decode)
 
 
@@ -212,6 +213,8 @@ def cmd_decode(args) -> int:
             save_ply(scene, args.output)
         print(f"{path} -> {args.output} ({len(scene):,} splats, SH degree {scene.sh_degree})  decode {dt:.2f} s")
         return 0
+    if args.sh_degree is not None:
+        raise InputError("--sh-degree applies to anchor streams; a dynamic stream's frames are written at SH degree 1")
     if args.frames is None and args.output is None:
         raise InputError(f"{path} is a dynamic stream ({header.get('n_frames')} frames at {header.get('fps')} fps): "
                          "write its frames with --frames DIR (one PLY per frame), or its first frame with -o OUT.ply")

@@ -133,11 +133,12 @@ def check_finite(scene):
     return scene
 
 
-def decode_to_gaussians(data: bytes, sh_degree: int = 3, max_splats: int | None = DEFAULT_MAX_SPLATS):
+def decode_to_gaussians(data: bytes, sh_degree: int | None = None, max_splats: int | None = DEFAULT_MAX_SPLATS):
     """Decode any .gsz to a plain 3DGS GaussianScene: anchor streams (hac, scaffold-raw) are
-    exported by spawning their neural Gaussians and fitting SH of `sh_degree` to their
-    view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them.
-    A dynamic stream is a sequence, not one scene: refused with a pointer to --frames."""
+    exported by spawning their neural Gaussians and fitting SH of `sh_degree` (default 3) to
+    their view-dependent colour (gscodec.models.scaffold_export), so any 3DGS viewer opens them;
+    a Gaussian stream has its own SH degree, so a `sh_degree` given for one is an error, not
+    ignored. A dynamic stream is a sequence, not one scene: refused with a pointer to --frames."""
     from gscodec.scene import AnchorScene
 
     scene = decode_bytes(data, max_splats)
@@ -147,5 +148,8 @@ def decode_to_gaussians(data: bytes, sh_degree: int = 3, max_splats: int | None 
     if isinstance(scene, AnchorScene):
         from gscodec.models.scaffold_export import anchors_to_gaussians
 
-        return anchors_to_gaussians(scene, sh_degree)
+        return anchors_to_gaussians(scene, 3 if sh_degree is None else sh_degree)
+    if sh_degree is not None:
+        raise InputError(f"--sh-degree applies to anchor streams (their colour is fitted to SH); this "
+                         f"{type(scene).__name__} keeps the SH degree it was coded with ({scene.sh_degree})")
     return scene
