@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import START_COMMIT, load_results, run_meta, write_results  # noqa: E402
+from common import load_results, run_meta, write_results  # noqa: E402
 from gscodec.coding.image import available_methods, encode_image  # noqa: E402
 from gscodec.coding.kmeans import kmeans, kmeans_assign  # noqa: E402
 from gscodec.coding.sort import morton_grid_order, neighbour_distance, sort_into_grid, to_grid  # noqa: E402
@@ -143,7 +143,8 @@ def main() -> int:
         rows, meta = load_results(out.with_suffix(".json"), "rows")
         rows = [r for r in rows if r["kind"] != "kmeans"] + [bench_kmeans(**kw) for kw in kmeans_specs]
         meta["kmeans_rerun"] = run_meta("sort_kmeans.py")
-        return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows))
+        meta["kmeans_rows"] = f"{len(kmeans_specs)} of {len(KMEANS_FULL)}"
+        return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows, meta))
     warnings.simplefilter("ignore")
     sort_kmeans_warmup = sort_into_grid(np.random.rand(64, 3).astype(np.float32))  # numba compile
     del sort_kmeans_warmup
@@ -163,16 +164,18 @@ def main() -> int:
     rows += [bench_kmeans(**kw) for kw in kmeans_specs]
     meta = run_meta("sort_kmeans.py", quick=args.quick, torch_threads=torch.get_num_threads(),
                     kmeans_rows=f"{len(kmeans_specs)} of {len(KMEANS_FULL)}", methods=list(available_methods()))
-    return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows))
+    return write_results(out, "rows", rows, meta, args.notes, lambda *_: None, report, summarize(rows, meta))
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[dict], meta: dict) -> dict:
+    """The headline figures; git_commit is the sort rows' run, kmeans_git_commit a --kmeans-only re-run's."""
     sorts = [r for r in rows if r["kind"] == "sort"]
     return {"sort_s": {r["scene"]: r["sort_s"] for r in sorts},
             "png_bytes_ours_over_morton": {r["scene"]: round(r["bytes"]["ours"]["png"] / r["bytes"]["morton"]["png"], 4)
                                            for r in sorts if "png" in r.get("bytes", {}).get("ours", {})},
             "kmeans_s": {f"{r['n']}x{r['k']}": r["seconds"] for r in rows if r["kind"] == "kmeans"},
-            "git_commit": START_COMMIT}
+            "git_commit": meta["git_commit"],
+            **({"kmeans_git_commit": meta["kmeans_rerun"]["git_commit"]} if "kmeans_rerun" in meta else {})}
 
 
 def report(rows: list[dict], meta: dict) -> str:
