@@ -33,10 +33,11 @@ import numpy as np
 from gscodec.coding import ans
 from gscodec.errors import CorruptStreamError, InputError
 
-METHODS = ("neighbour", "neighbourchan")
+METHODS = ("neighbourplain", "neighbour", "neighbourchan")
 SPREAD_BUCKETS = 8  # log2 size buckets of the neighbours' max - min, +1 for "no usable neighbour"
 CHAN_BUCKETS = 4  # log2 size buckets of the previous channel's residual (neighbourchan)
 MAX_LEVELS, MAX_K = 16, 32
+CHUNK = 1 << 16  # points whose candidates are weighed at once
 
 
 @dataclass(frozen=True)
@@ -83,21 +84,23 @@ def neighbour_graph(qpos: np.ndarray, cfg: NeighbourConfig) -> NeighbourGraph:
     n = len(pos)
     pos_t = np.ascontiguousarray(pos.T)
     level = lod_levels(n, cfg.levels)
-    nbr = np.zeros((n, cfg.k), np.int64)
+    nbr = np.zeros((n, cfg.k), np.int32)  # n < 2^31 (the position coder's limit)
     w = max(cfg.window, (cfg.k + 1) // 2)
     for lev in range(1, cfg.levels):
-        cur = np.flatnonzero(level == lev)
-        if not len(cur):
-            continue
-        step = 1 << (cfg.levels - 1 - lev)  # cur: odd multiples of step; earlier levels: multiples of 2 step
+        step = 1 << (cfg.levels - 1 - lev)  # level lev: odd multiples of step; earlier: multiples of 2 step
         offs = np.concatenate([-(2 * np.arange(w) + 1), 2 * np.arange(w) + 1]) * step
-        cand = np.clip(cur[:, None] + offs, 0, ((n - 1) // (2 * step)) * 2 * step)
-        key = np.zeros(cand.shape, np.int64)
-        for a in range(3):  # exact integer squared distance
-            key += (pos_t[a][cand] - pos_t[a][cur][:, None]) ** 2
-        key = key * len(offs) + np.arange(len(offs))  # unique per row: ties go to the earlier slot
-        pick = np.argpartition(key, cfg.k - 1, axis=1)[:, : cfg.k] if cfg.k < len(offs) else slice(None)
-        nbr[cur] = np.take_along_axis(cand, pick, 1) if cfg.k < len(offs) else cand[:, : cfg.k]
+        last = ((n - 1) // (2 * step)) * 2 * step
+        members = np.flatnonzero(level == lev)
+        for at in range(0, len(members), CHUNK):  # bounded temporaries, whatever n a header declares
+            cur = members[at:at + CHUNK]
+            cand = np.clip(cur[:, None] + offs, 0, last)
+            key = np.zeros(cand.shape, np.int64)
+            for a in range(3):  # exact integer squared distance
+                key += (pos_t[a][cand] - pos_t[a][cur][:, None]) ** 2
+            key = key * len(offs) + np.arange(len(offs))  # unique per row: ties go to the earlier slot
+            if cfg.k < len(offs):
+                cand = np.take_along_axis(cand, np.argpartition(key, cfg.k - 1, axis=1)[:, : cfg.k], 1)
+            nbr[cur] = cand[:, : cfg.k]
     return NeighbourGraph(level, nbr, cfg.levels)
 
 
@@ -133,6 +136,8 @@ def _unfold(z: np.ndarray) -> np.ndarray:
 
 
 def _contexts(method: str) -> int:
+    if method == "neighbourplain":
+        return 1
     return (SPREAD_BUCKETS + 1) * (CHAN_BUCKETS if method == "neighbourchan" else 1)
 
 
@@ -155,6 +160,8 @@ class _Plan:
     def channel(self, pred: np.ndarray, ctx: np.ndarray, prev_folded: np.ndarray | None):
         """(prediction, context) of one channel; neighbourchan also looks at the previous
         channel's residual at the same point."""
+        if self.method == "neighbourplain":
+            return pred, np.zeros_like(ctx)
         if self.method != "neighbourchan":
             return pred, ctx
         if prev_folded is None:
