@@ -9,7 +9,8 @@ integer mean of their symbols; what is coded is the residual (mod 2^bits, zigzag
 its table is short) under a categorical fitted per (channel, context), tables in the payload.
 Context = size bucket of the neighbours' disagreement (max - min: a flat region predicts
 well, an edge badly), optionally times the size bucket of the previous channel's residual
-(colour channels err together). Everything is integer arithmetic on symbols and integer
+(channels err together), whose fitted share (1/16 units, in the payload) also shifts the
+prediction (neighbourchan). Everything is integer arithmetic on symbols and integer
 grid positions, so encoder and decoder compute identical predictions on any machine; a
 level is decoded as one batch (no Python loop per point).
 
@@ -19,7 +20,7 @@ real scenes at 4x the time); of those the k with the smallest (exact integer squ
 slot) key, a key unique per row, so the set does not depend on how a sort breaks ties.
 Predictions are symmetric in the set (mean, max - min): the order inside a set never matters.
 
-Payload: u8 bits, u16 C, pack_tables block (per channel: the level-0 table, then one table
+Payload: u8 bits, u16 C, (neighbourchan: C int8 gains), pack_tables block (per channel: the level-0 table, then one table
 per context), ANS words. The graph's (levels, k) travel in the codec's header.
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ from gscodec.errors import CorruptStreamError, InputError
 METHODS = ("neighbourplain", "neighbour", "neighbourchan")
 SPREAD_BUCKETS = 8  # log2 size buckets of the neighbours' max - min, +1 for "no usable neighbour"
 CHAN_BUCKETS = 4  # log2 size buckets of the previous channel's residual (neighbourchan)
+GAIN_SHIFT = 4  # neighbourchan's gains are integers in units of 1/16 ...
+GAIN_ONE, GAIN_MAX = 1 << GAIN_SHIFT, 2 << GAIN_SHIFT  # ... within [-2, 2]
 MAX_LEVELS, MAX_K = 16, 32
 CHUNK = 1 << 16  # points whose candidates are weighed at once
 
@@ -145,8 +148,9 @@ class _Plan:
     """Walks the levels in decoding order; encoder and decoder share it, so the contexts
     each computes from the symbols decoded so far are the same by construction."""
 
-    def __init__(self, graph: NeighbourGraph, method: str, same_key: np.ndarray | None):
+    def __init__(self, graph: NeighbourGraph, method: str, same_key: np.ndarray | None, gains=None):
         self.graph, self.method, self.same_key = graph, method, same_key
+        self.gains = gains  # neighbourchan: per channel, GAIN_ONE x the share of the previous residual
 
     def level(self, qt: np.ndarray, lev: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(points of level lev, their predictions [C, M], spread contexts [C, M]) from the
@@ -157,8 +161,8 @@ class _Plan:
         same = None if self.same_key is None else self.same_key[nb_idx] == self.same_key[cur]
         return (cur, *_predict(qt[:, nb_idx], same))
 
-    def channel(self, pred: np.ndarray, ctx: np.ndarray, prev_folded: np.ndarray | None):
-        """(prediction, context) of one channel; neighbourchan also looks at the previous
+    def channel(self, pred: np.ndarray, ctx: np.ndarray, prev_folded: np.ndarray | None, j: int = 0):
+        """(prediction, context) of channel j; neighbourchan also looks at the previous
         channel's residual at the same point."""
         if self.method == "neighbourplain":
             return pred, np.zeros_like(ctx)
@@ -166,8 +170,30 @@ class _Plan:
             return pred, ctx
         if prev_folded is None:
             return pred, ctx * CHAN_BUCKETS
-        # channels err together (colour): shift by the previous channel's residual
-        return pred + _unfold(prev_folded), ctx * CHAN_BUCKETS + _bucket(prev_folded // 2, CHAN_BUCKETS)
+        # channels err together (colour: all alike; scales: one up, another down): shift by a
+        # fitted share of the previous channel's residual
+        return pred + _shift(self.gains[j], _unfold(prev_folded)), ctx * CHAN_BUCKETS + _bucket(prev_folded // 2, CHAN_BUCKETS)
+
+
+def _shift(gain: int, resid: np.ndarray) -> np.ndarray:
+    return (gain * resid + GAIN_ONE // 2) >> GAIN_SHIFT  # integer: the same on every machine
+
+
+def _fit_gains(qt: np.ndarray, levels: list, bits: int) -> list[int]:
+    """Least-squares share of channel j-1's coded residual in channel j's (neighbourchan),
+    fitted over every level at once (the encoder knows all symbols), rounded to 1/GAIN_ONE."""
+    half, mask = 1 << (bits - 1), (1 << bits) - 1
+    wrap = lambda r: ((r + half) & mask) - half  # noqa: E731
+    cur = np.concatenate([lv[0] for lv in levels]) if levels else np.zeros(0, np.int64)
+    mean = np.concatenate([lv[1] for lv in levels], 1) if levels else np.zeros((len(qt), 0), np.int64)
+    gains, prev = [0], wrap(qt[0, cur] - mean[0]) if len(qt) else None
+    for j in range(1, len(qt)):
+        r = wrap(qt[j, cur] - mean[j]).astype(np.float64)
+        den = float((prev.astype(np.float64) ** 2).sum())
+        g = int(np.clip(np.round(GAIN_ONE * float((r * prev).sum()) / den), -GAIN_MAX, GAIN_MAX)) if den > 0 else 0
+        gains.append(g)
+        prev = wrap(qt[j, cur] - (mean[j] + _shift(g, prev)))
+    return gains
 
 
 def _runs(ctx: np.ndarray):
@@ -198,13 +224,17 @@ def encode_neighbour(q, bits: int, graph: NeighbourGraph, method: str = "neighbo
     qt = np.ascontiguousarray(_check(q, bits, graph, method).T.astype(np.int32))
     c = len(qt)
     plan, nctx = _Plan(graph, method, same_key), _contexts(method)
+    levels = [plan.level(qt, lev) for lev in range(1, graph.levels)]
+    head = struct.pack("<BH", bits, c)
+    if method == "neighbourchan":
+        plan.gains = _fit_gains(qt, levels, bits)
+        head += np.asarray(plan.gains, np.int8).tobytes()
     base = graph.members(0)
     groups = [(j * (nctx + 1), qt[j, base]) for j in range(c)]  # (table index, symbols) in decoding order
-    for lev in range(1, graph.levels):
-        cur, pred_all, ctx_all = plan.level(qt, lev)
+    for cur, pred_all, ctx_all in levels:
         prev = None
         for j in range(c):
-            pred, ctx = plan.channel(pred_all[j], ctx_all[j], prev)
+            pred, ctx = plan.channel(pred_all[j], ctx_all[j], prev, j)
             prev = _fold(qt[j, cur] - pred, bits)
             order, ids, starts, ends = _runs(ctx)
             z = prev[order]
@@ -217,7 +247,7 @@ def encode_neighbour(q, bits: int, graph: NeighbourGraph, method: str = "neighbo
     freqs = [ans.quantize_pmf(cnt if cnt.sum() else [1]) for cnt in counts]
     coder = constriction.stream.stack.AnsCoder()
     ans.encode_groups(coder, [(sym, freqs[t]) for t, sym in groups])
-    return struct.pack("<BH", bits, c) + ans.pack_tables(freqs) + ans.words_to_bytes(coder.get_compressed())
+    return head + ans.pack_tables(freqs) + ans.words_to_bytes(coder.get_compressed())
 
 
 def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: int,
@@ -231,11 +261,16 @@ def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: 
     bits, c = struct.unpack_from("<BH", data, 0)
     if not 1 <= bits <= 16 or c != channels:
         raise CorruptStreamError(f"{what}: {c} channels of {bits} bits, expected {channels} channels")
-    nctx = _contexts(method)
-    tables, used = ans.read_tables(data[3:], c * (nctx + 1), what)
-    coder = ans.coder_from_bytes(data[3 + used:], what)
+    nctx, at, gains = _contexts(method), 3, None
+    if method == "neighbourchan":
+        gains = np.frombuffer(data[3:3 + c], np.int8).astype(np.int64).tolist()
+        if len(gains) != c or any(abs(g) > GAIN_MAX for g in gains):
+            raise CorruptStreamError(f"{what}: channel gains truncated or out of range")
+        at += c
+    tables, used = ans.read_tables(data[at:], c * (nctx + 1), what)
+    coder = ans.coder_from_bytes(data[at + used:], what)
     qt = np.zeros((c, len(graph.level)), np.int32)
-    plan = _Plan(graph, method, same_key)
+    plan = _Plan(graph, method, same_key, gains)
     base = graph.members(0)
     for j in range(c):
         (qt[j, base],) = ans.decode_groups(coder, [(len(base), tables[j * (nctx + 1)])], what)
@@ -245,7 +280,7 @@ def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: 
         cur, pred_all, ctx_all = plan.level(qt, lev)
         prev = None
         for j in range(c):
-            pred, ctx = plan.channel(pred_all[j], ctx_all[j], prev)
+            pred, ctx = plan.channel(pred_all[j], ctx_all[j], prev, j)
             order, ids, starts, ends = _runs(ctx)
             prev = np.zeros(len(cur), np.int64)
             for u, a, b in zip(ids, starts, ends):
