@@ -127,7 +127,7 @@ def _same_key(name: str, symbols: dict, order: np.ndarray):
 
 def _smaller_neighbour(q, bits, graph, key, data, method) -> tuple[bytes, str]:
     """The neighbour-context coding of q if one variant beats (data, method), else those."""
-    for m in NEIGHBOUR_METHODS:
+    for m in NEIGHBOUR_METHODS if q.shape[1] > 1 else ("neighbourplain", "neighbour"):  # one channel: no chan context
         b = encode_neighbour(q, bits, graph, m, key)
         if len(b) < len(data):
             data, method = b, m
