@@ -158,9 +158,15 @@ class _Plan:
         channel-major symbols qt [C, N]: the neighbours all belong to earlier levels, so every
         channel of theirs is known."""
         cur = self.graph.members(lev)
-        nb_idx = np.ascontiguousarray(self.graph.nbr[cur].T)  # [k, M]
-        same = None if self.same_key is None else self.same_key[nb_idx] == self.same_key[cur]
-        return (cur, *_predict(qt[:, nb_idx], same))
+        parts = []
+        for at in range(0, len(cur), CHUNK):  # bounded temporaries ([C, k, CHUNK] neighbour symbols)
+            c = cur[at:at + CHUNK]
+            nb_idx = np.ascontiguousarray(self.graph.nbr[c].T)  # [k, M]
+            same = None if self.same_key is None else self.same_key[nb_idx] == self.same_key[c]
+            parts.append(_predict(qt[:, nb_idx], same))
+        if not parts:
+            return cur, np.zeros((len(qt), 0), np.int64), np.zeros((len(qt), 0), np.int64)
+        return cur, np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1)
 
     def channel(self, pred: np.ndarray, ctx: np.ndarray, prev_folded: np.ndarray | None, j: int = 0):
         """(prediction, context) of channel j; neighbourchan also looks at the previous

@@ -59,3 +59,15 @@ def test_corrupt_payloads_are_refused():
             decode_neighbour(data[:cut], g, "neighbour", 3)
     with pytest.raises(InputError):
         encode_neighbour(q + 200, 7, g)
+
+
+def test_chunked_work_gives_the_same_bytes(monkeypatch):
+    import gscodec.coding.neighbour_context as nc
+
+    pos, q, key = _data(500)
+    whole = [encode_neighbour(q, 7, neighbour_graph(pos, NeighbourConfig()), m, key) for m in METHODS]
+    monkeypatch.setattr(nc, "CHUNK", 7)
+    g = neighbour_graph(pos, NeighbourConfig())
+    for m, data in zip(METHODS, whole):
+        assert encode_neighbour(q, 7, g, m, key) == data
+        assert np.array_equal(decode_neighbour(data, g, m, 3, key), q)
