@@ -22,7 +22,7 @@ from gscodec.coding import container
 from gscodec.coding.container import Section
 
 SEEDS = Path(__file__).resolve().parents[1] / "tests" / "codecs" / "data" / "fuzz"
-CODECS = ("ptc", "gsplat-png", "static-gscodec", "static-gscodec-learned", "hac", "scaffold-raw", "predict-gs", "mop",
+CODECS = ("ptc", "ptc-neighbour", "gsplat-png", "static-gscodec", "static-gscodec-learned", "hac", "scaffold-raw", "predict-gs", "mop",
           "hemgs", "combined", "dynamic-gscodec", "dynamic-gscodec-learned")  # seed streams (tests/codecs/data/fuzz)
 CATEGORIES = ("header", "payload", "table", "truncate")
 BOUNDARY = ("the stream is malformed (", "the stream would need more memory")  # decode_bytes' catch-all

@@ -34,6 +34,29 @@ def _ptc(preset):
     return get_codec("ptc", preset=preset).encode(GaussianScene.random(80, sh_degree=1))
 
 
+def _ptc_neighbour():
+    """A ptc stream whose attributes are all neighbour-context coded (each variant once): at
+    this size the encoder would pick simpler models, so their sections are swapped in."""
+    from smooth import smooth_scene
+
+    from gscodec.codecs import get_codec
+    from gscodec.codecs.ptc import layouts
+    from gscodec.codecs.ptc.config import PtcConfig
+    from gscodec.coding import container
+    from gscodec.coding.container import Section
+    from gscodec.coding.neighbour_context import encode_neighbour
+
+    header, sections = container.unpack(get_codec("ptc").encode(smooth_scene(120)))
+    cfg = PtcConfig.from_dict(header["config"])
+    qpos, sym, _ = layouts.EntropyLayout.decode(sections, header, cfg, header["count"], header["sh_degree"])
+    graph = layouts._graph(qpos, cfg)
+    methods = {"scales": "neighbour", "quats": "neighbourplain", "opacity": "neighbourplain", "sh_dc": "neighbourchan"}
+    for name, method in methods.items():
+        key = sym["quat_index"][:, 0] if name == "quats" else None
+        sections[name] = Section(name, method, encode_neighbour(sym[name], cfg.bits[name], graph, method, key))
+    return container.pack(header, list(sections.values()))
+
+
 def _static(learned_only=False):
     from gscodec.codecs import get_codec
     from gscodec.train import TrainConfig, Trainer
@@ -114,7 +137,7 @@ def _dynamic(learned_only=False):
     return get_codec("dynamic-gscodec", learned_only=learned_only).encode(seq)
 
 
-MAKERS = {"ptc": lambda: _ptc("default"), "gsplat-png": lambda: _ptc("gsplat-png"), "static-gscodec": _static,
+MAKERS = {"ptc": lambda: _ptc("default"), "ptc-neighbour": _ptc_neighbour, "gsplat-png": lambda: _ptc("gsplat-png"), "static-gscodec": _static,
           "hac": lambda: _anchor_plain("hac"), "scaffold-raw": lambda: _anchor_plain("scaffold-raw"),
           "predict-gs": lambda: _predict(False), "mop": _mop, "hemgs": _hemgs, "combined": lambda: _predict(True),
           "dynamic-gscodec": _dynamic, "static-gscodec-learned": lambda: _static(True),

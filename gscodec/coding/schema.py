@@ -95,6 +95,9 @@ class PtcConfigSchema(msgspec.Struct, forbid_unknown_fields=False):
     sh_rest_mode: Literal["kmeans", "scalar", "drop"] = "kmeans"
     image_method: Literal["auto", "png", "webp", "jxl"] = "auto"
     codebook_bits: Bits16 = 8
+    neighbour_levels: Annotated[int, Meta(ge=1, le=16)] = 7  # the neighbour-context graph (v3)
+    neighbour_k: Annotated[int, Meta(ge=1, le=32)] = 8
+    neighbour_window: Annotated[int, Meta(ge=1, le=32)] = 12
 
 
 Range = Annotated[list[Channels], Meta(min_length=2, max_length=2)]

@@ -183,3 +183,65 @@ def test_target_psnr_picks_the_smallest_quality_that_reaches_it(tmp_path, capsys
     if picked > 1:  # one level lower misses the target
         lower = decode_bytes(get_codec("ptc", quality=picked - 1).encode(scene))
         assert ref.psnr(lower) < 45
+
+
+# ---- neighbour-context coding (#23 item 3) -------------------------------------------------
+SYMBOLS_CODE = ("import sys, numpy as np; from gscodec.codecs.ptc import layouts; "
+                "from gscodec.codecs.ptc.config import PtcConfig; from gscodec.coding import container; "
+                "h, s = container.unpack(open(sys.argv[1], 'rb').read()); c = PtcConfig.from_dict(h['config']); "
+                "qpos, sym, _ = layouts.EntropyLayout.decode(s, h, c, h['count'], h['sh_degree']); "
+                "np.savez(sys.argv[2], qpos=qpos, **sym)")
+
+
+def _symbols_here(data):
+    from gscodec.codecs.ptc import layouts
+    from gscodec.codecs.ptc.config import PtcConfig
+    from gscodec.coding import container
+
+    h, s = container.unpack(data)
+    qpos, sym, _ = layouts.EntropyLayout.decode(s, h, PtcConfig.from_dict(h["config"]), h["count"], h["sh_degree"])
+    return {"qpos": qpos, **sym}
+
+
+def test_context_coded_streams_decode_in_a_fresh_process_to_identical_symbols(tmp_path):
+    import os
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from smooth import smooth_scene
+
+    from gscodec.codecs.info import gsz_summary
+    from gscodec.coding.neighbour_context import METHODS
+
+    data = get_codec("ptc").encode(smooth_scene(2000))
+    methods = {r["name"]: r["method"] for r in gsz_summary(data)["sections"]}
+    assert {methods["scales"], methods["sh_dc"]} <= set(METHODS), methods
+    (tmp_path / "s.gsz").write_bytes(data)
+    subprocess.run([sys.executable, "-c", SYMBOLS_CODE, str(tmp_path / "s.gsz"), str(tmp_path / "sym.npz")],
+                   check=True, env={"OMP_NUM_THREADS": "1", "PATH": "", **{k: v for k, v in os.environ.items()
+                                                                         if k == "PYTHONPATH"}})
+    there, here = np.load(tmp_path / "sym.npz"), _symbols_here(data)
+    assert set(there.files) == set(here)
+    for k in here:
+        assert np.array_equal(there[k], here[k]), k
+    off = get_codec("ptc", neighbour_context=False).encode(smooth_scene(2000))
+    assert not set(METHODS) & {r["method"] for r in gsz_summary(off)["sections"]}
+    assert len(data) < len(off)
+
+
+@pytest.mark.parametrize("name, version, digest", [("fuzz/ptc.gsz", 1, "5fad9ef9d36c10d2"),
+                                                    ("old/ptc_v2_q3.gsz", 2, "0e1e5228fb5997cc"),
+                                                    ("old/ptc_v2_q5.gsz", 2, "2af2af648d80e225")])
+def test_older_stream_versions_decode_unchanged(name, version, digest):
+    """Streams the version-1 and -2 encoders wrote; digests of their decoded tensors as those
+    versions' decoder computed them."""
+    import hashlib
+    from pathlib import Path
+
+    from gscodec.coding import container
+
+    data = (Path(__file__).parent / "data" / name).read_bytes()
+    assert container.unpack(data)[0]["codec_version"] == version
+    s = decode_bytes(data)
+    got = hashlib.sha256(b"".join(np.ascontiguousarray(getattr(s, k).numpy()).tobytes() for k in s.TENSORS))
+    assert got.hexdigest()[:16] == digest

@@ -30,7 +30,7 @@ from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
 from gscodec.utils.progress import no_stages
 
-CODEC_VERSION = 2  # 2: sh_rest_step in the config (fixed-step scalar SH rest); reads 1
+CODEC_VERSION = 3  # 3: neighbour-context sections; 2: sh_rest_step in the config (fixed-step scalar SH rest); reads 1-2
 SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 
 

@@ -36,6 +36,12 @@ class PtcConfig(ConfigBase):
     # "image": 3D-to-2D sorting + lossless images (the gsplat / GSCodec Studio layout)
     layout: str = "entropy"
     image_method: str = "auto"  # png | webp | jxl | auto (smallest), for layout == "image"
+    # layout "entropy": also try coding scales / quats / opacity / SH DC from already-decoded
+    # spatial neighbours (coding/neighbour_context.py), kept per attribute only where smaller
+    neighbour_context: bool = True
+    neighbour_levels: int = 7  # levels of detail (level 0: 1 / 2^(levels-1) of the points)
+    neighbour_k: int = 8  # neighbours that predict each point ...
+    neighbour_window: int = 12  # ... the nearest of this many earlier-level points each side in Morton order
     seed: int = 0
 
     def validate(self) -> "PtcConfig":
@@ -52,6 +58,8 @@ class PtcConfig(ConfigBase):
             raise InputError(f"layout must be 'entropy' or 'image', got {self.layout!r}")
         if not self.sh_rest_step >= 0:
             raise InputError(f"sh_rest_step must be >= 0, got {self.sh_rest_step}")
+        if not (1 <= self.neighbour_levels <= 16 and 1 <= self.neighbour_k <= 32 and 1 <= self.neighbour_window <= 32):
+            raise InputError("neighbour_levels must be in 1..16, neighbour_k and neighbour_window in 1..32")
         if self.codebook_size < 1:
             raise InputError("codebook_size must be at least 1")
         return self

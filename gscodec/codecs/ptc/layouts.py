@@ -8,11 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from gscodec.coding.container import Section
+from gscodec.coding.neighbour_context import METHODS as NEIGHBOUR_METHODS
+from gscodec.coding.neighbour_context import (NeighbourConfig, NeighbourGraph, decode_neighbour, encode_neighbour,
+                                              neighbour_graph)
 from gscodec.coding.stream import need, need_section
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
 
 CODEBOOK = "sh_codebook"
+NEIGHBOUR_CODED = ("scales", "quats", "opacity", "sh_dc")  # attributes that may be coded from neighbours
 
 
 def get(name: str):
@@ -59,7 +63,8 @@ def _check_symbols(name: str, q: np.ndarray, n: int, c: int, bits: int) -> np.nd
 
 class EntropyLayout:
     """Morton order from the position coder; each attribute entropy coded with the smallest
-    of the available models (choice recorded as the section's method)."""
+    of the available models (choice recorded as the section's method), the neighbour-context
+    models (coding/neighbour_context.py) among them for NEIGHBOUR_CODED attributes."""
 
     @staticmethod
     def encode(qpos, symbols, codebook, header, cfg) -> list[Section]:
@@ -68,9 +73,13 @@ class EntropyLayout:
 
         pos_bytes, order = encode_positions(qpos, cfg.position_bits)
         sections = [Section("positions", "morton-delta", pos_bytes)]
+        graph = _graph(qpos[order], cfg) if cfg.neighbour_context and len(qpos) else None
         for name, q in symbols.items():
             bits = _symbol_bits(name, cfg, header)
             data, method = encode_best(q[order], bits)[:2]
+            if graph is not None and name in NEIGHBOUR_CODED:
+                data, method = _smaller_neighbour(q[order], bits, graph, _same_key(name, symbols, order),
+                                                  data, method)
             sections.append(Section(name, method, data))
         if codebook is not None:
             qc = _quantize_codebook(codebook, cfg.codebook_bits, header)
@@ -86,10 +95,17 @@ class EntropyLayout:
         qpos = decode_positions(need(sections, "positions"), max_points=n)
         if qpos.shape != (n, 3):
             raise CorruptStreamError(f"positions decoded to {len(qpos)} points, header says {n}")
-        out = {}
-        for name, (c, bits) in _symbol_shapes(header, cfg, n, degree).items():
-            sec = need_section(sections, name)
-            out[name] = _check_symbols(name, decode_best(sec.data, sec.method, n, channels=c), n, c, bits)
+        out, graph = {}, None
+        shapes = _symbol_shapes(header, cfg, n, degree)
+        for name in sorted(shapes, key=lambda k: k != "quat_index"):  # the quats' neighbour key first
+            (c, bits), sec = shapes[name], need_section(sections, name)
+            if sec.method in NEIGHBOUR_METHODS and name in NEIGHBOUR_CODED:
+                graph = graph if graph is not None else _graph(qpos, cfg)
+                key = out["quat_index"][:, 0] if name == "quats" else None
+                q = decode_neighbour(sec.data, graph, sec.method, c, key)
+            else:
+                q = decode_best(sec.data, sec.method, n, channels=c)
+            out[name] = _check_symbols(name, q, n, c, bits)
         codebook = None
         if "sh_labels" in out:
             k, d = int(header["codebook_size"]), 3 * ((degree + 1) ** 2 - 1)
@@ -98,6 +114,24 @@ class EntropyLayout:
                                 cfg.codebook_bits)
             codebook = _dequantize_codebook(qc, cfg.codebook_bits, header)
         return qpos, out, codebook
+
+
+def _graph(qpos_sorted: np.ndarray, cfg) -> NeighbourGraph:
+    return neighbour_graph(qpos_sorted, NeighbourConfig(cfg.neighbour_levels, cfg.neighbour_k, cfg.neighbour_window))
+
+
+def _same_key(name: str, symbols: dict, order: np.ndarray):
+    """Quaternions in smallest-three form are comparable only with the same largest component."""
+    return symbols["quat_index"][order, 0] if name == "quats" else None
+
+
+def _smaller_neighbour(q, bits, graph, key, data, method) -> tuple[bytes, str]:
+    """The neighbour-context coding of q if one variant beats (data, method), else those."""
+    for m in NEIGHBOUR_METHODS if q.shape[1] > 1 else ("neighbourplain", "neighbour"):  # one channel: no chan context
+        b = encode_neighbour(q, bits, graph, m, key)
+        if len(b) < len(data):
+            data, method = b, m
+    return data, method
 
 
 def _symbol_bits(name: str, cfg, header: dict) -> int:
