@@ -143,6 +143,10 @@ def plot(rows: list[dict], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+def _short(commit) -> str:
+    return str(commit)[:7] if commit and str(commit) not in ("None", "not recorded") else "not recorded"
+
+
 def report(rows: list[dict], meta: dict) -> str:
     from gscodec.metrics.bdrate import bd_psnr, bd_rate
 
@@ -159,19 +163,27 @@ def report(rows: list[dict], meta: dict) -> str:
         "(positions, SH codebook and, for Static GSCodec, the simulated bit width: 7 bits) unless the row says. "
         "Test views against ground truth, decoded from the .gsz alone. *raw* = the trained model before coding.",
         "",
+    ]
+    commits = {_short(r.get("git_commit")) for r in rows}
+    if len(commits) > 1:  # a merged run: say so before anyone reads a ratio across two codebases
+        lines += [f"**Rows come from {len(commits)} commits ({', '.join(sorted(commits))}; column *git*).** A "
+                  "ratio or difference between rows of different commits compares two versions of the code, "
+                  "not only two configurations: read them within one commit.", ""]
+    lines += [
         "| configuration | PSNR (dB) | raw (dB) | SSIM | size (B) | size vs final | ΔPSNR vs final | splats kept "
-        "| paper PSNR / MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| paper PSNR / MB | git |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for part, title in (("ablation", None), ("component", "*components*"), ("rd", "*more rate points*")):
         part_rows = [r for r in rows if r["part"] == part]
         if title and part_rows:
-            lines.append(f"| {title} | | | | | | | | |")
+            lines.append(f"| {title} | | | | | | | | | |")
         for r in part_rows:
             p = PAPER[paper_key(r["label"])] if part == "ablation" else None
             lines.append(f"| {r['label']} | {r['psnr']:.2f} | {r['uncompressed_psnr']:.2f} | {r['ssim']:.4f} | "
                          f"{r['bytes']:,} | {r['bytes'] / final['bytes']:.2f}x | {r['psnr'] - final['psnr']:+.2f} | "
-                         f"{r['decoded_splats']:,} | {f'{p[0]:.2f} / {p[1]:.2f}' if p else '-'} |")
+                         f"{r['decoded_splats']:,} | {f'{p[0]:.2f} / {p[1]:.2f}' if p else '-'} | "
+                         f"{_short(r.get('git_commit'))} |")
     if meta.get("plot"):
         lines += ["", f"![RD view of the rows]({meta['plot']})"]
     lines += ["", "Directions of the paper (each alternative worse than the final choice in PSNR and size; "
