@@ -164,7 +164,8 @@ def test_encode_reaches_any_codec_option_and_refuses_flags_that_do_not_apply(tmp
     out.unlink()
     for extra, says in ((["--codec-option", "bogus=1"], "bogus"),
                         (["--quality", "2", "--codec-option", "quality=3"], "set by its own flag"),
-                        (["--target-views", "3"], "apply to --target-psnr only")):
+                        (["--target-views", "3"], "apply to --target-psnr only"),
+                        (["--target-psnr", "40", "--codec-option", "quality=3"], "without --quality")):
         assert main(base + extra) == 2
         assert says in capsys.readouterr().err and not out.exists()
     assert main(["train", "builtin", "-o", str(tmp_path / "run"), "--codec", "ptc", "--gof", "10"]) == 2

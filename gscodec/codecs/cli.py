@@ -98,7 +98,8 @@ def cmd_encode(args) -> int:
         raise InputError("--lambda applies to a training run's folder (RUN/ of `gscodec train --codec hemgs`), "
                          "not to a .ply")
     args.codec = args.codec or "ptc"
-    if args.target_psnr is not None and (args.codec != "ptc" or args.quality is not None):
+    if args.target_psnr is not None and (args.codec != "ptc" or args.quality is not None
+                                         or "quality" in codec_options(args.codec_options)):
         raise InputError("--target-psnr picks the quality of codec ptc itself: give it without --quality "
                          "(and without another --codec)")
     if args.target_psnr is None and (args.target_views is not None or args.target_resolution is not None):

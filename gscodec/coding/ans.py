@@ -178,6 +178,7 @@ def _varints(v: np.ndarray) -> bytes:
 
 def _read_varints(data: bytes, offset: int, n: int) -> tuple[np.ndarray, int]:
     buf = np.frombuffer(data, np.uint8, offset=offset) if offset <= len(data) else np.zeros(0, np.uint8)
+    buf = buf[: 5 * n]  # n varints of at most 5 bytes: never scan past them (forged blocks: tables x size)
     ends = np.flatnonzero(buf < 0x80)
     if len(ends) < n:
         raise CorruptStreamError("varint table truncated")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
 
 from gscodec.coding import ans
@@ -200,7 +199,7 @@ def _fit_gains(qt: np.ndarray, levels: list, bits: int) -> list[int]:
         g = int(np.clip(np.round(GAIN_ONE * float((r * prev).sum()) / den), -GAIN_MAX, GAIN_MAX)) if den > 0 else 0
         gains.append(g)
         prev = wrap(qt[j, cur] - (mean[j] + _shift(g, prev)))
-    return gains
+    return gains[: len(qt)]  # one gain per channel (none for C = 0)
 
 
 def _runs(ctx: np.ndarray):
@@ -252,22 +251,25 @@ def encode_neighbour(q, bits: int, graph: NeighbourGraph, method: str = "neighbo
         counts[t] = np.pad(counts[t], (0, max(len(bc) - len(counts[t]), 0)))
         counts[t][: len(bc)] += bc
     freqs = [ans.quantize_pmf(cnt if cnt.sum() else [1]) for cnt in counts]
-    coder = constriction.stream.stack.AnsCoder()
+    coder = ans.new_coder()
     ans.encode_groups(coder, [(sym, freqs[t]) for t, sym in groups])
     return head + ans.pack_tables(freqs) + ans.words_to_bytes(coder.get_compressed())
 
 
 def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: int,
-                     same_key: np.ndarray | None = None) -> np.ndarray:
-    """Inverse of encode_neighbour: int32 [N, channels]."""
+                     same_key: np.ndarray | None = None, bits: int | None = None) -> np.ndarray:
+    """Inverse of encode_neighbour: int32 [N, channels]; `bits`, when the caller knows the
+    symbols' width, must be the payload's."""
+    expected_bits = bits
     what = f"{method} symbols"
     if method not in METHODS:
         raise CorruptStreamError(f"unknown neighbour method {method!r}")
     if len(data) < 3:
         raise CorruptStreamError(f"{what}: header truncated")
     bits, c = struct.unpack_from("<BH", data, 0)
-    if not 1 <= bits <= 16 or c != channels:
-        raise CorruptStreamError(f"{what}: {c} channels of {bits} bits, expected {channels} channels")
+    if not 1 <= bits <= 16 or c != channels or (expected_bits is not None and bits != expected_bits):
+        raise CorruptStreamError(f"{what}: {c} channels of {bits} bits, expected {channels} channels"
+                                 + (f" of {expected_bits} bits" if expected_bits is not None else ""))
     nctx, at, gains = _contexts(method), 3, None
     if method == "neighbourchan":
         gains = np.frombuffer(data[3:3 + c], np.int8).astype(np.int64).tolist()
@@ -275,6 +277,8 @@ def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: 
             raise CorruptStreamError(f"{what}: channel gains truncated or out of range")
         at += c
     tables, used = ans.read_tables(data[at:], c * (nctx + 1), what)
+    if any(len(t) > (1 << bits) for t in tables):  # symbols and folded residuals are all < 2^bits
+        raise CorruptStreamError(f"{what}: a table longer than 2^{bits} entries")
     coder = ans.coder_from_bytes(data[at + used:], what)
     qt = np.zeros((c, len(graph.level)), np.int32)
     plan = _Plan(graph, method, same_key, gains)

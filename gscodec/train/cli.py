@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from gscodec.codecs.cli import codec_options  # noqa: F401 - one KEY=VALUE reader for train and encode
+from gscodec.codecs.cli import codec_options  # one KEY=VALUE reader for train and encode
 
 
 def register(sub) -> None:

@@ -71,3 +71,29 @@ def test_chunked_work_gives_the_same_bytes(monkeypatch):
     for m, data in zip(METHODS, whole):
         assert encode_neighbour(q, 7, g, m, key) == data
         assert np.array_equal(decode_neighbour(data, g, m, 3, key), q)
+
+
+def test_forged_width_or_tables_are_refused():
+    """A payload whose bit width differs from the header's, or whose tables are longer than any
+    symbol of that width could need, is refused (a forged table would cost decode time)."""
+    from gscodec.coding import ans
+
+    pos, q, _ = _data(200)
+    g = neighbour_graph(pos, NeighbourConfig())
+    data = encode_neighbour(q, 7, g, "neighbourplain")
+    assert np.array_equal(decode_neighbour(data, g, "neighbourplain", 3, bits=7), q)
+    with pytest.raises(CorruptStreamError, match="of 8 bits"):
+        decode_neighbour(data, g, "neighbourplain", 3, bits=8)
+    tables, used = ans.read_tables(data[3:], 3 * 2, "t")
+    tables[0] = ans.quantize_pmf(np.ones(1 << 8))  # 256 entries for 7-bit symbols
+    forged = data[:3] + ans.pack_tables(tables) + data[3 + used:]
+    with pytest.raises(CorruptStreamError, match="longer than 2"):
+        decode_neighbour(forged, g, "neighbourplain", 3)
+
+
+def test_no_channels_round_trips():
+    pos, _, _ = _data(50)
+    g = neighbour_graph(pos, NeighbourConfig())
+    for m in METHODS:
+        q = np.zeros((50, 0), np.int64)
+        assert decode_neighbour(encode_neighbour(q, 7, g, m), g, m, 0).shape == (50, 0)

@@ -102,7 +102,7 @@ class EntropyLayout:
             if sec.method in NEIGHBOUR_METHODS and name in NEIGHBOUR_CODED:
                 graph = graph if graph is not None else _graph(qpos, cfg)
                 key = out["quat_index"][:, 0] if name == "quats" else None
-                q = decode_neighbour(sec.data, graph, sec.method, c, key)
+                q = decode_neighbour(sec.data, graph, sec.method, c, key, bits=bits)
             else:
                 q = decode_best(sec.data, sec.method, n, channels=c)
             out[name] = _check_symbols(name, q, n, c, bits)
