@@ -221,16 +221,25 @@ def _check(q, bits: int, graph: NeighbourGraph, method: str) -> np.ndarray:
     return a.astype(np.int64)
 
 
+def neighbour_predictions(q, graph: NeighbourGraph, same_key: np.ndarray | None = None) -> list:
+    """Every level's (points, predictions, spread contexts) of q [N, C]: the same for every
+    method, so an encoder trying several computes them once (encode_neighbour's `levels`)."""
+    qt = np.ascontiguousarray(np.asarray(q).T.astype(np.int32))
+    plan = _Plan(graph, "neighbour", same_key)
+    return [plan.level(qt, lev) for lev in range(1, graph.levels)]
+
+
 def encode_neighbour(q, bits: int, graph: NeighbourGraph, method: str = "neighbour",
-                     same_key: np.ndarray | None = None) -> bytes:
+                     same_key: np.ndarray | None = None, levels: list | None = None) -> bytes:
     """Code q [N, C] in [0, 2^bits) in LOD order from decoded neighbours (see module doc).
-    same_key [N]: only neighbours with an equal key predict (None: all)."""
+    same_key [N]: only neighbours with an equal key predict (None: all); levels: q's
+    neighbour_predictions with the same graph and key, when the caller has them."""
     if not 1 <= bits <= 16:
         raise InputError(f"bits must be in 1..16, got {bits}")
     qt = np.ascontiguousarray(_check(q, bits, graph, method).T.astype(np.int32))
     c = len(qt)
     plan, nctx = _Plan(graph, method, same_key), _contexts(method)
-    levels = [plan.level(qt, lev) for lev in range(1, graph.levels)]
+    levels = levels if levels is not None else neighbour_predictions(q, graph, same_key)
     head = struct.pack("<BH", bits, c)
     if method == "neighbourchan":
         plan.gains = _fit_gains(qt, levels, bits)
@@ -301,5 +310,5 @@ def decode_neighbour(data: bytes, graph: NeighbourGraph, method: str, channels: 
     return np.ascontiguousarray(qt.T)
 
 
-__all__ = ["METHODS", "NeighbourConfig", "NeighbourGraph", "neighbour_graph", "lod_levels",
+__all__ = ["METHODS", "NeighbourConfig", "NeighbourGraph", "neighbour_graph", "neighbour_predictions", "lod_levels",
            "encode_neighbour", "decode_neighbour"]

@@ -10,7 +10,7 @@ import numpy as np
 from gscodec.coding.container import Section
 from gscodec.coding.neighbour_context import METHODS as NEIGHBOUR_METHODS
 from gscodec.coding.neighbour_context import (NeighbourConfig, NeighbourGraph, decode_neighbour, encode_neighbour,
-                                              neighbour_graph)
+                                              neighbour_graph, neighbour_predictions)
 from gscodec.coding.stream import need, need_section
 from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 from gscodec.errors import CorruptStreamError
@@ -127,8 +127,9 @@ def _same_key(name: str, symbols: dict, order: np.ndarray):
 
 def _smaller_neighbour(q, bits, graph, key, data, method) -> tuple[bytes, str]:
     """The neighbour-context coding of q if one variant beats (data, method), else those."""
+    levels = neighbour_predictions(q, graph, key)  # shared by the variants
     for m in NEIGHBOUR_METHODS if q.shape[1] > 1 else ("neighbourplain", "neighbour"):  # one channel: no chan context
-        b = encode_neighbour(q, bits, graph, m, key)
+        b = encode_neighbour(q, bits, graph, m, key, levels)
         if len(b) < len(data):
             data, method = b, m
     return data, method
