@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gscodec.coding import ans
+from gscodec.coding.symbols import signed_mod
 from gscodec.errors import CorruptStreamError, InputError
 
 METHODS = ("neighbourplain", "neighbour", "neighbourchan")
@@ -129,8 +130,7 @@ def _predict(nb: np.ndarray, same: np.ndarray | None) -> tuple[np.ndarray, np.nd
 
 def _fold(r: np.ndarray, bits: int) -> np.ndarray:
     """Residual mod 2^bits read as signed, zigzag folded: 0, -1, 1, -2, ... -> 0, 1, 2, 3 ..."""
-    half = 1 << (bits - 1)
-    s = ((r + half) & ((1 << bits) - 1)) - half
+    s = signed_mod(r, bits)
     return np.where(s >= 0, 2 * s, -2 * s - 1)
 
 
@@ -188,8 +188,7 @@ def _shift(gain: int, resid: np.ndarray) -> np.ndarray:
 def _fit_gains(qt: np.ndarray, levels: list, bits: int) -> list[int]:
     """Least-squares share of channel j-1's coded residual in channel j's (neighbourchan),
     fitted over every level at once (the encoder knows all symbols), rounded to 1/GAIN_ONE."""
-    half, mask = 1 << (bits - 1), (1 << bits) - 1
-    wrap = lambda r: ((r + half) & mask) - half  # noqa: E731
+    wrap = lambda r: signed_mod(r, bits)  # noqa: E731
     cur = np.concatenate([lv[0] for lv in levels]) if levels else np.zeros(0, np.int64)
     mean = np.concatenate([lv[1] for lv in levels], 1) if levels else np.zeros((len(qt), 0), np.int64)
     gains, prev = [0], wrap(qt[0, cur] - mean[0]) if len(qt) else None

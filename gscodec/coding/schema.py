@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Optional
 import msgspec
 from msgspec import Meta
 
+from gscodec.coding.neighbour_context import MAX_K, MAX_LEVELS
 from gscodec.errors import CorruptStreamError
 
 MAX_DEPTH = 32  # legitimate headers nest 6 deep
@@ -95,9 +96,9 @@ class PtcConfigSchema(msgspec.Struct, forbid_unknown_fields=False):
     sh_rest_mode: Literal["kmeans", "scalar", "drop"] = "kmeans"
     image_method: Literal["auto", "png", "webp", "jxl"] = "auto"
     codebook_bits: Bits16 = 8
-    neighbour_levels: Annotated[int, Meta(ge=1, le=16)] = 7  # the neighbour-context graph (v3)
-    neighbour_k: Annotated[int, Meta(ge=1, le=32)] = 8
-    neighbour_window: Annotated[int, Meta(ge=1, le=32)] = 12
+    neighbour_levels: Annotated[int, Meta(ge=1, le=MAX_LEVELS)] = 7  # the neighbour-context graph (v3)
+    neighbour_k: Annotated[int, Meta(ge=1, le=MAX_K)] = 8
+    neighbour_window: Annotated[int, Meta(ge=1, le=MAX_K)] = 12
 
 
 Range = Annotated[list[Channels], Meta(min_length=2, max_length=2)]

@@ -116,10 +116,15 @@ def _prev_ctx(col: np.ndarray, bits: int) -> np.ndarray:
     return col >> max(bits - 3, 0) if bits > 3 else col
 
 
+def signed_mod(r: np.ndarray, bits: int) -> np.ndarray:
+    """A residual taken mod 2^bits, read as signed: in [-2^(bits-1), 2^(bits-1))."""
+    half = 1 << (bits - 1)
+    return ((r + half) & ((1 << bits) - 1)) - half
+
+
 def _resid_ctx(col: np.ndarray, bits: int) -> np.ndarray:
     """Size bucket (0..7) of a residual taken mod 2^bits, read as signed."""
-    half = 1 << (bits - 1)
-    mag = np.abs(((col + half) & ((1 << bits) - 1)) - half)
+    mag = np.abs(signed_mod(col, bits))
     return np.minimum(np.floor(np.log2(mag + 1)).astype(np.int64), 7)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gscodec.codecs.ptc.prune import PruneConfig
+from gscodec.coding.neighbour_context import NeighbourConfig
 from gscodec.errors import InputError
 from gscodec.utils.config import ConfigBase
 
@@ -58,8 +59,7 @@ class PtcConfig(ConfigBase):
             raise InputError(f"layout must be 'entropy' or 'image', got {self.layout!r}")
         if not self.sh_rest_step >= 0:
             raise InputError(f"sh_rest_step must be >= 0, got {self.sh_rest_step}")
-        if not (1 <= self.neighbour_levels <= 16 and 1 <= self.neighbour_k <= 32 and 1 <= self.neighbour_window <= 32):
-            raise InputError("neighbour_levels must be in 1..16, neighbour_k and neighbour_window in 1..32")
+        NeighbourConfig(self.neighbour_levels, self.neighbour_k, self.neighbour_window).validate()  # its bounds
         if self.codebook_size < 1:
             raise InputError("codebook_size must be at least 1")
         return self
