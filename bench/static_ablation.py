@@ -30,6 +30,7 @@ from common import START_COMMIT, load_results, run_meta, write_results  # noqa: 
 from gscodec.data.synthetic import load_builtin  # noqa: E402
 from gscodec.demo import demo_train_config  # noqa: E402
 from gscodec.train.run import train_and_compress  # noqa: E402
+from gscodec.utils.provenance import same_code  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -165,7 +166,11 @@ def report(rows: list[dict], meta: dict) -> str:
         "",
     ]
     commits = {_short(r.get("git_commit")) for r in rows}
-    if len(commits) > 1:  # a merged run: say so before anyone reads a ratio across two codebases
+    if len(commits) > 1 and same_code({r.get("git_commit") for r in rows}):
+        lines += [f"Rows come from {len(commits)} commits ({', '.join(sorted(commits))}; column *git*) whose "
+                  "code is identical: they differ only in bench/results (a run merged chunk by chunk, each "
+                  "chunk committed before the next ran), so rows compare configurations.", ""]
+    elif len(commits) > 1:  # a merged run: say so before anyone reads a ratio across two codebases
         lines += [f"**Rows come from {len(commits)} commits ({', '.join(sorted(commits))}; column *git*).** A "
                   "ratio or difference between rows of different commits compares two versions of the code, "
                   "not only two configurations: read them within one commit.", ""]

@@ -27,6 +27,20 @@ def git_commit(root: Path = ROOT) -> str:
     return rev + ("+dirty" if dirty else "")
 
 
+def same_code(commits, root: Path = ROOT) -> bool:
+    """True when every commit in `commits` has the same tracked code: they differ only in results
+    under bench/results (a run merged chunk by chunk, each chunk committed before the next ran).
+    False when any commit is unknown, dirty or not in this checkout: then nobody can tell."""
+    revs = [str(c) for c in commits]
+    if any(not c or c in ("unknown", "None", "not recorded") or c.endswith("+dirty") for c in revs):
+        return False
+    try:
+        return all(subprocess.run(["git", "diff", "--quiet", revs[0], rev, "--", ".", ":(exclude)bench/results"],
+                                  cwd=root, capture_output=True).returncode == 0 for rev in revs[1:])
+    except OSError:
+        return False
+
+
 _START = None
 
 
