@@ -74,6 +74,12 @@ def matched_psnr(rows: list[dict]) -> list[dict]:
                 entry.update(ours=m["method"], ours_bytes=m["bytes"], ours_psnr=m["psnr"],
                              ours_bytes_interp=interp, interp_between=how, ratio=ratio,
                              ratio_nearest=m["bytes"] / peer["bytes"], verdict="met" if ratio <= target else "not met")
+            tm = next((r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"
+                       and r.get("params", {}).get("for") == peer["method"]), None)
+            if tm is not None:
+                entry.update(target_mode_bytes=tm["bytes"], target_mode_psnr=tm.get("psnr"),
+                             target_mode_ratio=tm["bytes"] / peer["bytes"],
+                             target_mode_reached=bool(tm.get("psnr") is not None and tm["psnr"] >= peer["psnr"]))
             out.append(entry)
     return out
 
@@ -85,7 +91,11 @@ def summary(rows: list[dict], goals: list[dict], timing: list[dict], load: list[
         missing = [g for g in goals if g["family"] == fam and g.get("verdict") == "not met" and g.get("ratio") is None]
         return (math.inf if missing else max(r)) if (r or missing) else None
 
-    ceil, at45 = [], []
+    def worst_target(fam):
+        r = [g["target_mode_ratio"] for g in goals if g["family"] == fam and g.get("target_mode_ratio") is not None]
+        return max(r) if r else None
+
+    ceil, at45, at45_target = [], [], []
     by_input: dict[str, list[dict]] = {}
     for r in rows:
         by_input.setdefault(r["input"], []).append(r)
@@ -97,11 +107,19 @@ def summary(rows: list[dict], goals: list[dict], timing: list[dict], load: list[
             b, _ = bytes_at_psnr(curve, HIGH_PSNR_DB)
             if b is not None:
                 at45.append(b / min(r["bytes"] for r in spz))
+            t45 = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"
+                   and r["params"]["target_psnr"] == HIGH_PSNR_DB and r.get("psnr", 0) >= HIGH_PSNR_DB]
+            if t45:
+                at45_target.append(t45[0]["bytes"] / min(r["bytes"] for r in spz))
     total_b = sum(x["ply_bytes"] for x in load)
     out = {"max_size_ratio_vs_spz_at_matched_psnr": worst("spz"),
            "max_size_ratio_vs_sog_at_matched_psnr": worst("sog"),
            "min_ceiling_minus_spz_psnr_db": min(ceil) if ceil else None,
            f"max_size_ratio_vs_spz_at_{HIGH_PSNR_DB:g}db": max(at45) if at45 else None,
+           # the same through `gscodec encode --target-psnr` (ladder + per-attribute widths), real streams
+           "max_size_ratio_vs_spz_target_mode": worst_target("spz"),
+           "max_size_ratio_vs_sog_target_mode": worst_target("sog"),
+           f"max_size_ratio_vs_spz_at_{HIGH_PSNR_DB:g}db_target_mode": max(at45_target) if at45_target else None,
            "load_seconds_per_100mb": (1e8 * sum(x["load_s"] for x in load) / total_b) if total_b else None,
            "git_commit": commit}
     for t in timing:
@@ -131,6 +149,9 @@ def plot_rd(rows: list[dict], path: Path) -> Path | None:
         ours = sorted((r for r in rs if r["family"] == "ours" and r.get("status") == "ok" and r.get("psnr")),
                       key=lambda r: r["bytes"])
         ax.plot([r["bytes"] for r in ours], [r["psnr"] for r in ours], "o-", label="ours (ptc q1..q8)", ms=3)
+        tm = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok" and r.get("psnr")]
+        if tm:
+            ax.plot([r["bytes"] for r in tm], [r["psnr"] for r in tm], "*", ms=7, label="ours --target-psnr")
         for r in rs:
             if r["method"] in marks and r.get("status") == "ok" and r.get("psnr"):
                 ax.plot(r["bytes"], r["psnr"], marks[r["method"]], label=r["method"])
@@ -197,20 +218,38 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
                     sec = r["sections"].get(s)
                     cells.append("-" if sec is None else f"{sec['bytes']:,} ({100 * sec['bytes'] / r['bytes']:.0f}%)")
                 L.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+        tm = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"]
+        if tm:
+            L += ["", "`gscodec encode --target-psnr` (the ladder's smallest level that reaches the target, then "
+                  "per-attribute widths around it when they reach it in fewer bytes):", "",
+                  "| target dB | for | ladder level (bytes) | widths: positions / scales / quats / opacity / SH DC "
+                  "| bytes | PSNR dB | encode s |", "|---:|---|---|---|---:|---:|---:|"]
+            for r in tm:
+                p, a = r["params"], r["params"].get("allocated")
+                w = (f"{a['position_bits']} / " + " / ".join(str(a["bits"][k]) for k in
+                                                              ("scales", "quats", "opacity", "sh_dc"))
+                     if a else "the level's")
+                L.append(f"| {p['target_psnr']:.2f} | {p['for']} | q{p['quality']} ({p['ladder_bytes']:,}) | {w} | "
+                         f"{r['bytes']:,} | {_fmt(r.get('psnr'), '.2f')} | {_fmt(r.get('encode_s'), '.1f')} |")
         L.append("")
     L += ["## Goals (matched PSNR)", "",
           "For each peer point: our bytes at the peer's PSNR, interpolated on our curve (log bytes linear in "
           "PSNR between the two default-preset points around it, Pareto front only; below our lowest point, "
           "that point's bytes), and the smallest measured setting of ours reaching it. Goal: at most 0.5x the "
           "peer's bytes (SPZ and SOG).", "",
+          "*--target-psnr*: the stream `gscodec encode --target-psnr PEER_PSNR` writes (same cameras), and its "
+          "size over the peer's.", "",
           "| input | peer | peer bytes | peer PSNR | ours interpolated bytes | between | ours/peer | nearest ours "
-          "(bytes, PSNR) | nearest/peer | target | verdict |",
-          "|---|---|---:|---:|---:|---|---:|---|---:|---:|---|"]
+          "(bytes, PSNR) | nearest/peer | --target-psnr bytes (PSNR) | --target-psnr/peer | target | verdict |",
+          "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---|"]
     for g in goals:
         near = f"{g['ours']} ({g['ours_bytes']:,}, {g['ours_psnr']:.2f})" if g.get("ours") else "-"
         L.append(f"| {g['input']} | {g['peer']} | {_fmt(g.get('peer_bytes'), ',d')} | {_fmt(g.get('peer_psnr'), '.2f')} | "
                  f"{_fmt(g.get('ours_bytes_interp'), ',.0f')} | {g.get('interp_between', '-')} | {_fmt(g.get('ratio'), '.3f')} | "
-                 f"{near} | {_fmt(g.get('ratio_nearest'), '.3f')} | {g['target_ratio']:.2f} | **{g['verdict']}**"
+                 f"{near} | {_fmt(g.get('ratio_nearest'), '.3f')} | "
+                 + (f"{g['target_mode_bytes']:,} ({_fmt(g.get('target_mode_psnr'), '.2f')})"
+                    if g.get("target_mode_bytes") else "-")
+                 + f" | {_fmt(g.get('target_mode_ratio'), '.3f')} | {g['target_ratio']:.2f} | **{g['verdict']}**"
                  + (f" ({g['why']})" if g.get("why") else "") + " |")
     summ = meta.get("summary") or {}
     if summ:

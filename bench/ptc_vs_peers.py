@@ -43,7 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported by path
 from common import START_COMMIT  # noqa: E402
-from ptc_peers_report import _fmt, matched_psnr, plot_rd, summary, write_markdown  # noqa: E402,F401
+from ptc_peers_report import (HIGH_PSNR_DB, TARGET_RATIO, _fmt, matched_psnr, plot_rd, summary,  # noqa: E402,F401
+                              write_markdown)
 from ptc_peers_scene import REALISTIC_SH_NOISE, synthetic_scene  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,6 +177,24 @@ def run_ours(scene, label: str, preset: str, quality: int, **overrides) -> tuple
            "params": params, "bytes": len(data), "encode_s": enc, "decode_s": dect,
            "splats_out": len(dec), "sections": sections, "status": "ok"}
     return row, dec
+
+
+def run_ours_target(scene, target_db: float, goal: str, views: int, resolution: int) -> tuple[dict, object]:
+    """`gscodec encode --target-psnr` at a peer's PSNR (ladder search, then per-attribute widths):
+    a real stream at the peer's fidelity, beside the interpolated curve; same cameras as the bench."""
+    from gscodec.codecs import decode_bytes
+    from gscodec.codecs.info import gsz_summary
+    from gscodec.codecs.ptc.target import encode_for_psnr
+    from gscodec.utils.timing import timed
+
+    r, enc = timed(encode_for_psnr, scene, target_db, views=views, resolution=resolution)
+    dec, dect = timed(decode_bytes, r.data)
+    sections = {s["name"]: {"bytes": s["bytes"], "method": s["method"]} for s in gsz_summary(r.data)["sections"]}
+    return {"method": f"ours --target-psnr {target_db:.2f} ({goal})", "family": "ours-target",
+            "tool": "gscodec encode --target-psnr", "bytes": len(r.data), "encode_s": enc, "decode_s": dect,
+            "params": {"target_psnr": target_db, "for": goal, "quality": r.quality, "ladder_bytes": r.ladder_bytes,
+                       "allocated": r.allocated, "reached": r.reached},
+            "splats_out": len(dec), "sections": sections, "status": "ok"}, dec
 
 
 def _encode_child(ply: str, out: str, preset: str, quality: int, sh_rest_mode: str | None) -> None:
@@ -342,6 +361,16 @@ def bench_input(name: str, ply: Path, args, work_root: Path) -> list[dict]:
         else:
             r, dec = run_ours(ref, f"ours q{q}", "default", q)
         finish(r, dec)
+    # ours at each peer's PSNR (and at 45 dB) by --target-psnr: real streams, not interpolation
+    goals = [(r["psnr"], r["method"]) for r in rows if r["family"] in TARGET_RATIO and r.get("status") == "ok"
+             and r.get("psnr") is not None] + [(HIGH_PSNR_DB, f"{HIGH_PSNR_DB:g} dB")]
+    for db, goal in goals:
+        if n > args.target_max:
+            finish({"method": "ours --target-psnr", "family": "ours-target", "tool": "gscodec encode --target-psnr",
+                    "status": "skipped", "note": f"skipped above {args.target_max:,} splats (~20 renders per "
+                    "target; --target-max)"})
+            break
+        finish(*run_ours_target(ref, db, goal, n_views, res))
     skipped_q = [q for q in QUALITIES if q not in qualities]
     if skipped_q:
         finish({"method": "ours q" + ",".join(map(str, skipped_q)), "family": "ours", "tool": "gscodec ptc",
@@ -428,6 +457,8 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic-n", type=int, default=None, help="default 500000 (quick 60000)")
     ap.add_argument("--timing-n", type=int, default=None, help="speed-goal scene size (default 500000; 0 = skip)")
     ap.add_argument("--gsplat-png-max", type=int, default=200_000)
+    ap.add_argument("--target-max", type=int, default=200_000,
+                    help="run --target-psnr at each peer's PSNR on inputs up to this many splats")
     ap.add_argument("--skip-sog", nargs="*", default=None,
                     help="inputs on which SOG is not run (default: synthetic, where its CPU k-means takes > 2 min)")
     ap.add_argument("--timing-timeout", type=float, default=240.0, help="per speed-goal child, seconds")

@@ -21,7 +21,10 @@ def register(sub) -> None:
     s.add_argument("--quality", type=int, default=None, help="ptc: 1 (smallest) .. 8 (closest to the original; 5-8 code SH rest by fixed-step scalar quantization), default 3; static-gscodec: 1..5")
     s.add_argument("--target-psnr", type=float, default=None, metavar="DB",
                    help="ptc: the smallest quality whose decoded orbit renders reach this PSNR against the "
-                   "original's renders (binary search over the ladder; replaces --quality)")
+                   "original's renders (binary search over the ladder; replaces --quality), then per-attribute "
+                   "bit widths around it when they reach the PSNR in fewer bytes (~15 more renders)")
+    s.add_argument("--ladder-only", action="store_true",
+                   help="with --target-psnr: the quality ladder only, no per-attribute widths (faster)")
     s.add_argument("--target-views", type=int, default=None, help="orbit views of --target-psnr (default 6)")
     s.add_argument("--target-resolution", type=int, default=None, help="their size in pixels (default 160)")
     s.add_argument("--sh-degree", type=int, default=None, help="drop SH bands above this degree")
@@ -102,8 +105,9 @@ def cmd_encode(args) -> int:
                                          or "quality" in codec_options(args.codec_options)):
         raise InputError("--target-psnr picks the quality of codec ptc itself: give it without --quality "
                          "(and without another --codec)")
-    if args.target_psnr is None and (args.target_views is not None or args.target_resolution is not None):
-        raise InputError("--target-views and --target-resolution apply to --target-psnr only")
+    if args.target_psnr is None and (args.target_views is not None or args.target_resolution is not None
+                                     or args.ladder_only):
+        raise InputError("--target-views, --target-resolution and --ladder-only apply to --target-psnr only")
     with Stages(f"encode {src.name}") as stage:
         stage("load PLY")
         with warnings.catch_warnings(record=True) as caught:
@@ -136,6 +140,7 @@ def cmd_encode(args) -> int:
 
 
 def _encode_for_psnr(args, scene, stage) -> bytes:
+    from gscodec.codecs.ptc.codec import SCALAR_ATTRS
     from gscodec.codecs.ptc.target import encode_for_psnr
 
     args.target_views = 6 if args.target_views is None else args.target_views
@@ -144,11 +149,18 @@ def _encode_for_psnr(args, scene, stage) -> bytes:
         raise InputError("--target-views must be >= 1 and --target-resolution >= 8")
     options = {k: v for k, v in _codec_config(args).items() if k != "quality"}
     r = encode_for_psnr(scene, args.target_psnr, views=args.target_views, resolution=args.target_resolution,
-                        stage=stage, **options)
+                        stage=stage, allocate=not args.ladder_only, **options)
     tried = ", ".join(f"q{q} {b:,} B {p:.2f} dB" for q, (b, p) in r.tried.items())
     verdict = "reaches" if r.reached else "is the closest to (no quality reaches)"
-    print(f"target {args.target_psnr:g} dB: quality {r.quality} ({r.psnr:.2f} dB, {args.target_views} orbit views "
-          f"at {args.target_resolution} px) {verdict} it; tried {tried}")
+    print(f"target {args.target_psnr:g} dB: quality {r.quality} ({r.tried[r.quality][1]:.2f} dB, {args.target_views} "
+          f"orbit views at {args.target_resolution} px) {verdict} it; tried {tried}")
+    if r.allocated:
+        widths = ", ".join(f"{k} {v}" for k, v in [("positions", r.allocated["position_bits"]),
+                                                   *((a, r.allocated["bits"][a]) for a in SCALAR_ATTRS)])
+        print(f"per-attribute widths ({widths} bits) reach it in {len(r.data):,} B at {r.psnr:.2f} dB "
+              f"(quality {r.quality} alone: {r.ladder_bytes:,} B)")
+    elif r.reached and not args.ladder_only:
+        print(f"per-attribute widths: none beat quality {r.quality} ({r.ladder_bytes:,} B)")
     return r.data
 
 

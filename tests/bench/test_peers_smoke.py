@@ -44,6 +44,15 @@ def test_matched_psnr_verdicts(bench):
     g = {e["peer"]: e for e in bench.matched_psnr(rows)}
     assert g["SOG"]["verdict"] == "met" and g["SOG"]["ours"] == "q1"
     assert g["SPZ"]["verdict"] == "not met" and "ours" not in g["SPZ"]
+    # --target-psnr rows: matched to their peer by name, never part of the interpolated curve
+    rows.append({"input": "x", "family": "ours-target", "method": "t", "status": "ok", "bytes": 700, "psnr": 45.2,
+                 "params": {"for": "SPZ", "target_psnr": 45.0}})
+    g = {e["peer"]: e for e in bench.matched_psnr(rows)}
+    assert g["SPZ"]["target_mode_ratio"] == pytest.approx(700 / 900) and g["SPZ"]["target_mode_reached"]
+    assert "target_mode_bytes" not in g["SOG"] and "ours" not in g["SPZ"]
+    s = bench.summary(rows, list(g.values()), [], [], "c")
+    assert s["max_size_ratio_vs_spz_target_mode"] == pytest.approx(700 / 900)
+    assert s["max_size_ratio_vs_spz_at_45db_target_mode"] == pytest.approx(700 / 900)
 
 
 @pytest.mark.parametrize("tool", ["spz-js", "splat-transform"])

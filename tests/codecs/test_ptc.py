@@ -8,6 +8,7 @@ import torch
 
 from gscodec.codecs import decode_bytes, get_codec
 from gscodec.codecs.ptc.attributes import to_channels
+from gscodec.coding import container
 from gscodec.errors import CorruptStreamError, InputError
 from gscodec.scene import GaussianScene
 
@@ -183,6 +184,33 @@ def test_target_psnr_picks_the_smallest_quality_that_reaches_it(tmp_path, capsys
     if picked > 1:  # one level lower misses the target
         lower = decode_bytes(get_codec("ptc", quality=picked - 1).encode(scene))
         assert ref.psnr(lower) < 45
+    # per-attribute widths (allocate.py) reach the target in fewer bytes than the level alone, and
+    # the stream says which widths it used (an ordinary ptc stream)
+    ladder = get_codec("ptc", quality=picked).encode(scene)
+    assert "per-attribute widths (positions" in text and out.stat().st_size < len(ladder)
+    header = container.unpack(out.read_bytes())[0]
+    widths = text.split("per-attribute widths (")[1].split(" bits)")[0]
+    assert widths == ", ".join(f"{k} {header['config']['bits'][k] if k != 'positions' else header['config']['position_bits']}"
+                               for k in ("positions", "scales", "quats", "opacity", "sh_dc"))
+    assert main(["encode", str(tmp_path / "in.ply"), "-o", str(tmp_path / "l.gsz"), "--target-psnr", "45",
+                 "--target-views", "2", "--target-resolution", "48", "--ladder-only"]) == 0
+    assert (tmp_path / "l.gsz").read_bytes() == ladder and "per-attribute" not in capsys.readouterr().out
+
+
+def test_allocation_picks_the_cheapest_combination_predicted_to_reach_the_goal():
+    from gscodec.codecs.ptc.allocate import cheapest
+
+    base = np.array([1e-6, 1e-6])  # two views
+    table = {"base": base,
+             "positions": {10: (np.array([4e-6, 4e-6]), 100), 12: (np.array([1e-6, 1e-6]), 200)},
+             "scales": {5: (np.array([8e-6, 8e-6]), 50), 7: (np.array([5e-7, 5e-7]), 90)},
+             **{a: {6: (np.zeros(2), 10)} for a in ("quats", "opacity", "sh_dc")}}
+    psnr = lambda mse: float(np.mean(10 * np.log10(1 / mse)))  # noqa: E731
+    widths, predicted = cheapest(table, 54.0)
+    # positions 10 + scales 7 (190 B, MSE 5.5e-6: 52.6 dB) misses 54 dB; 12 + 7 (290 B, 2.5e-6: 56.0 dB) reaches it
+    # and beats 12 + 5 (250 B but 1e-5: 50 dB, misses)
+    assert (widths["positions"], widths["scales"]) == (12, 7) and predicted == pytest.approx(psnr(base + 1.5e-6))
+    assert cheapest(table, 70.0) is None
 
 
 # ---- neighbour-context coding (#23 item 3) -------------------------------------------------

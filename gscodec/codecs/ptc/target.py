@@ -4,11 +4,15 @@ Why renders and not attribute error: what a viewer sees is the image, and how mu
 attribute's error costs there depends on the scene. The original is rendered once from orbit
 cameras; each tried quality is encoded, decoded, rendered from the same cameras and scored
 against those renders. PSNR grows with the quality level, so a binary search over the ladder
-needs ~log2(8) = 3 encodes.
+needs ~log2(8) = 3 encodes. Then, for the entropy layout, allocate.py looks for per-attribute
+widths around the level found that reach the target with fewer bytes; the smaller of the two
+streams that reach it is kept.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from gscodec.codecs.ptc.config import QUALITIES
 from gscodec.utils.progress import no_stages
@@ -41,6 +45,17 @@ class OrbitReference:
                       for c, ref in zip(self.cameras, self.refs)]
         return min(sum(values) / len(values), 200.0)  # identical renders: inf, reported as 200 dB
 
+    def view_mse(self, scene) -> np.ndarray:
+        """[views] mean squared error of a scene's renders against the references (float64)."""
+        import torch
+
+        from gscodec.render import render
+
+        with torch.no_grad():
+            return np.array([float(torch.mean((render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1)
+                                               .double() - ref.double()) ** 2))
+                             for c, ref in zip(self.cameras, self.refs)])
+
 
 @dataclass
 class TargetResult:
@@ -49,12 +64,16 @@ class TargetResult:
     psnr: float
     reached: bool
     tried: dict[int, tuple[int, float]] = field(default_factory=dict)  # quality -> (bytes, PSNR)
+    allocated: dict | None = None  # the widths chosen per attribute, when they beat the ladder level
+    ladder_bytes: int | None = None  # the ladder level's stream size (for the report)
 
 
 def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int = 160,
-                    stage=no_stages, **codec_options) -> TargetResult:
+                    stage=no_stages, allocate: bool = True, **codec_options) -> TargetResult:
     """Smallest ptc quality whose decoded renders reach `target_db` (binary search over the
-    ladder); the top quality when none does (`reached` is False then)."""
+    ladder); the top quality when none does (`reached` is False then). With `allocate` (entropy
+    layout), per-attribute widths around that level replace it when they reach the target in
+    fewer bytes."""
     from gscodec.codecs import decode_bytes, get_codec
 
     stage("renders of the original")
@@ -84,7 +103,16 @@ def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int 
     if best is None:
         best = QUALITIES[-1]
         score(best)
-    return TargetResult(streams[best], best, tried[best][1], reached, dict(sorted(tried.items())))
+    result = TargetResult(streams[best], best, tried[best][1], reached, dict(sorted(tried.items())),
+                          ladder_bytes=tried[best][0])
+    cfg = get_codec("ptc", quality=best, **codec_options).config
+    if allocate and reached and cfg.layout == "entropy" and len(scene):
+        from gscodec.codecs.ptc.allocate import allocate as allocate_widths
+
+        alloc = allocate_widths(scene, ref, target_db, cfg, {"quality": best, **codec_options}, stage)
+        if alloc is not None and len(alloc.data) < len(result.data):
+            result.data, result.psnr, result.allocated = alloc.data, alloc.psnr, alloc.overrides()
+    return result
 
 
 __all__ = ["OrbitReference", "TargetResult", "encode_for_psnr"]
