@@ -233,6 +233,24 @@ def report(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_of(rows: list[dict], meta: dict) -> dict:
+    """The figures this ablation is read for: the final row, each alternative's size and PSNR
+    against it, the BD-rate of Static GSCodec against 3DGS + ptc, and the commits the rows ran at."""
+    from gscodec.metrics.bdrate import bd_rate
+
+    final = rows[0]
+    out = {"final_bytes": final["bytes"], "final_psnr": final["psnr"],
+           "size_vs_final": {r["label"]: r["bytes"] / final["bytes"] for r in rows[1:]},
+           "psnr_vs_final_db": {r["label"]: r["psnr"] - final["psnr"] for r in rows[1:]}}
+    (_, st), (_, pt) = rd_curves(rows).items()
+    br = bd_rate([r["bytes"] for r in pt], [r["psnr"] for r in pt], [r["bytes"] for r in st], [r["psnr"] for r in st]) \
+        if len(st) >= 2 and len(pt) >= 2 else None
+    out["bd_rate_static_vs_ptc_pct"] = br.value if br is not None and br.ok else None
+    out["git_commit"] = meta.get("git_commit")
+    out["row_commits"] = sorted({str(r.get("git_commit")) for r in rows})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=1000)
@@ -249,7 +267,7 @@ def main() -> int:
     out = Path(args.out)
     if args.from_json:
         rows, meta = load_results(args.from_json, "rows")
-        return write_results(out, "rows", rows, meta, args.notes, plot, report)
+        return write_results(out, "rows", rows, meta, args.notes, plot, report, summary_of(rows, meta))
     torch.set_num_threads(os.cpu_count() or 1)
     ds = load_builtin(resolution=args.resolution)
     work = Path("runs") / "static_ablation"
@@ -265,7 +283,7 @@ def main() -> int:
                     lambda_rate=args.lambda_rate, quality=args.quality)
     if args.merge:
         rows, meta = merge_rows(rows, meta, *load_results(args.merge, "rows"))
-    return write_results(out, "rows", rows, meta, args.notes, plot, report)
+    return write_results(out, "rows", rows, meta, args.notes, plot, report, summary_of(rows, meta))
 
 
 def merge_rows(rows: list[dict], meta: dict, earlier: list[dict], earlier_meta: dict) -> tuple[list[dict], dict]:

@@ -94,6 +94,10 @@ def test_ablation_report_directions_and_bd(ablation):
     curves = ablation.rd_curves(rows)
     assert [r["bytes"] for r in curves["Static GSCodec (λ)"]] == [80_000, 100_000, 130_000]
     assert "RD: Static GSCodec (λ) against 3DGS + ptc (quality) (3 and 3 points): BD-rate +" in md
+    sm = ablation.summary_of([{**r, "git_commit": "a"} for r in rows], {"git_commit": "b"})
+    assert sm["final_bytes"] == 100_000 and sm["size_vs_final"]["STE instead of noise"] == pytest.approx(1.1)
+    assert sm["bd_rate_static_vs_ptc_pct"] > 0 and f"{sm['bd_rate_static_vs_ptc_pct']:+.2f}%" in md
+    assert sm["git_commit"] == "b" and sm["row_commits"] == ["a"]
 
 
 def test_anchor_summary_names_the_issue_figures(anchor):
