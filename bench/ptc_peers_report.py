@@ -91,8 +91,9 @@ def summary(rows: list[dict], goals: list[dict], timing: list[dict], load: list[
         missing = [g for g in goals if g["family"] == fam and g.get("verdict") == "not met" and g.get("ratio") is None]
         return (math.inf if missing else max(r)) if (r or missing) else None
 
-    def worst_target(fam):
-        r = [g["target_mode_ratio"] for g in goals if g["family"] == fam and g.get("target_mode_ratio") is not None]
+    def worst_target(fam):  # a stream that missed its peer's PSNR counts as no answer (inf), as in worst()
+        r = [g["target_mode_ratio"] if g.get("target_mode_reached") else math.inf
+             for g in goals if g["family"] == fam and g.get("target_mode_ratio") is not None]
         return max(r) if r else None
 
     ceil, at45, at45_target = [], [], []
@@ -108,7 +109,7 @@ def summary(rows: list[dict], goals: list[dict], timing: list[dict], load: list[
             if b is not None:
                 at45.append(b / min(r["bytes"] for r in spz))
             t45 = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"
-                   and r["params"]["target_psnr"] == HIGH_PSNR_DB and r.get("psnr", 0) >= HIGH_PSNR_DB]
+                   and r["params"]["target_psnr"] == HIGH_PSNR_DB and (r.get("psnr") or 0) >= HIGH_PSNR_DB]
             if t45:
                 at45_target.append(t45[0]["bytes"] / min(r["bytes"] for r in spz))
     total_b = sum(x["ply_bytes"] for x in load)
@@ -247,8 +248,8 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
         L.append(f"| {g['input']} | {g['peer']} | {_fmt(g.get('peer_bytes'), ',d')} | {_fmt(g.get('peer_psnr'), '.2f')} | "
                  f"{_fmt(g.get('ours_bytes_interp'), ',.0f')} | {g.get('interp_between', '-')} | {_fmt(g.get('ratio'), '.3f')} | "
                  f"{near} | {_fmt(g.get('ratio_nearest'), '.3f')} | "
-                 + (f"{g['target_mode_bytes']:,} ({_fmt(g.get('target_mode_psnr'), '.2f')})"
-                    if g.get("target_mode_bytes") else "-")
+                 + (f"{g['target_mode_bytes']:,} ({_fmt(g.get('target_mode_psnr'), '.2f')}"
+                    + (")" if g.get("target_mode_reached") else ", **missed**)") if g.get("target_mode_bytes") else "-")
                  + f" | {_fmt(g.get('target_mode_ratio'), '.3f')} | {g['target_ratio']:.2f} | **{g['verdict']}**"
                  + (f" ({g['why']})" if g.get("why") else "") + " |")
     summ = meta.get("summary") or {}

@@ -193,7 +193,8 @@ def run_ours_target(scene, target_db: float, goal: str, views: int, resolution: 
     return {"method": f"ours --target-psnr {target_db:.2f} ({goal})", "family": "ours-target",
             "tool": "gscodec encode --target-psnr", "bytes": len(r.data), "encode_s": enc, "decode_s": dect,
             "params": {"target_psnr": target_db, "for": goal, "quality": r.quality, "ladder_bytes": r.ladder_bytes,
-                       "allocated": r.allocated, "reached": r.reached},
+                       "allocated": r.allocated, "reached": r.reached, "predicted_psnr": r.predicted_psnr,
+                       "allocation_note": r.allocation_note},
             "splats_out": len(dec), "sections": sections, "status": "ok"}, dec
 
 

@@ -53,6 +53,11 @@ def test_matched_psnr_verdicts(bench):
     s = bench.summary(rows, list(g.values()), [], [], "c")
     assert s["max_size_ratio_vs_spz_target_mode"] == pytest.approx(700 / 900)
     assert s["max_size_ratio_vs_spz_at_45db_target_mode"] == pytest.approx(700 / 900)
+    rows[-1]["psnr"] = 44.9  # a stream that missed the peer's PSNR is no answer
+    g = {e["peer"]: e for e in bench.matched_psnr(rows)}
+    s = bench.summary(rows, list(g.values()), [], [], "c")
+    assert s["max_size_ratio_vs_spz_target_mode"] == float("inf")
+    assert s["max_size_ratio_vs_spz_at_45db_target_mode"] is None
 
 
 @pytest.mark.parametrize("tool", ["spz-js", "splat-transform"])

@@ -197,6 +197,24 @@ def test_target_psnr_picks_the_smallest_quality_that_reaches_it(tmp_path, capsys
     assert (tmp_path / "l.gsz").read_bytes() == ladder and "per-attribute" not in capsys.readouterr().out
 
 
+def test_allocation_parts_sh_rest_order_interpolation_and_refusals():
+    from gscodec.codecs.ptc.allocate import _coded_sh_rest, interpolated
+    from gscodec.codecs.ptc.target import encode_for_psnr
+
+    scene = _scene(300, degree=1, seed=5)
+    cfg = get_codec("ptc", quality=5).config  # fixed-step scalar SH rest: error <= step / 2 in the scene's order
+    rest = _coded_sh_rest(scene, cfg)
+    assert np.abs(rest - scene.sh_rest.reshape(300, -1).numpy()).max() <= cfg.sh_rest_step / 2 + 1e-6
+    e = {4: [np.array([1e-4]), 10], 5: [None, 20], 6: [np.array([1e-6]), 30], 7: [None, 40], 3: [None, 5]}
+    t = interpolated(e)
+    assert sorted(t) == [4, 5, 6] and t[5][0][0] == pytest.approx(1e-5) and t[5][1] == 20  # none extrapolated
+    r = encode_for_psnr(scene, 45, views=2, resolution=48, position_bits=14)
+    assert r.allocated is None and r.allocation_note == "widths given (position_bits) are kept"
+    with pytest.raises(InputError, match="finite"):
+        encode_for_psnr(scene, float("nan"))
+    assert get_codec("ptc", bits={"scales": 10}).config.bits == {**get_codec("ptc").config.bits, "scales": 10}
+
+
 def test_allocation_picks_the_cheapest_combination_predicted_to_reach_the_goal():
     from gscodec.codecs.ptc.allocate import cheapest
 

@@ -10,15 +10,18 @@ The model is measured, not assumed:
 - distortion: each attribute is quantized alone (the rest exact, SH rest as the base quality
   codes it) at three of the candidate widths, rendered from the target's orbit cameras, and its
   added squared error recorded per view (the widths between: log-linear, as quantization error
-  falls by a near-constant factor per bit; renders are the cost: 15 of them); errors of different attributes add in each view's MSE
-  (small, independent errors), which gives a predicted mean view PSNR for any combination;
+  falls by a near-constant factor per bit; no extrapolation outside the rendered widths);
+  errors of different attributes add in each view's MSE (small, independent errors), which
+  gives a predicted mean view PSNR for any combination;
 - rate: each attribute's coded section at each width, from the codec's own layout encoder
   (the positions' section from the position coder), so the prediction counts context models.
 Every combination in the window (widths around the base quality's) is scored; the cheapest
-whose predicted PSNR reaches the target is encoded, decoded from its bytes and rendered. If
-that misses, the prediction's goal is raised by the shortfall and the search runs again (at
-most `rounds` times). The result is only a choice of PtcConfig fields: no format change, and
-the stream decodes anywhere like any other ptc stream.
+whose predicted PSNR reaches the target is encoded, decoded from its bytes and rendered. A miss
+raises the prediction's goal by the shortfall, a large overshoot lowers it by the surplus, and
+the search runs again (at most `rounds` encodes); when the answer sits at the window's lower
+edge, the window moves there (at most `passes` windows). A window costs 16 renders and 6
+layout encodes. The result is only a choice of PtcConfig fields: no format change, and the
+stream decodes anywhere like any other ptc stream.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from gscodec.utils.progress import no_stages
 SCALARS = ("scales", "quats", "opacity", "sh_dc")
 OFFSETS = (-3, -2, -1, 0, 1, 2)  # candidate widths: the base quality's width plus these
 RENDERED = (-3, -1, 2)  # offsets whose error is rendered; the others interpolate log(MSE) between them
+OVERSHOOT_DB = 0.3  # a verified stream this far above the target is retried with a lower goal
 
 
 @dataclass
@@ -42,49 +46,62 @@ class Allocation:
     position_bits: int
     bits: dict[str, int]
     predicted_psnr: float
-    rounds: int
+    encodes: int  # verification encodes it took
 
     def overrides(self) -> dict:
         return {"position_bits": self.position_bits, "bits": dict(self.bits)}
 
 
-def _widths(base: int, lo: int, hi: int) -> list[int]:
-    return [w for w in (base + d for d in OFFSETS) if lo <= w <= hi]
+@dataclass
+class _Prepared:
+    """What every window shares: the pruned scene's channels (SH rest as coded) and the
+    per-view MSE of that scene with exact positions and scalars."""
+    ch: dict
+    means: np.ndarray
+    degree: int
+    base: np.ndarray
 
 
-def measure(scene, ref, cfg, stage=no_stages) -> dict:
-    """Per-view added MSE and coded bytes of every attribute at every candidate width.
-
-    Returns {"base": [V] MSE of the scene with exact scalars and positions,
-             attr: {width: ([V] added MSE, bytes)}} for attr in ("positions", *SCALARS)."""
-    from gscodec.codecs.ptc import layouts
+def _prepare(scene, ref, cfg) -> _Prepared:
     from gscodec.codecs.ptc.attributes import from_channels, to_channels
     from gscodec.codecs.ptc.prune import prune
+
+    pruned, _ = prune(scene.detach().to("cpu"), cfg.prune)
+    ch, means = to_channels(pruned), pruned.means.numpy()
+    ch["sh_rest"] = _coded_sh_rest(pruned, cfg)
+    return _Prepared(ch, means, pruned.sh_degree, ref.view_mse(from_channels(means, ch, pruned.sh_degree)))
+
+
+def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
+    """Per-view added MSE and coded bytes of every attribute at every candidate width:
+    {"base": [V] MSE, attr: {width: ([V] added MSE, bytes)}} for attr in ("positions", *SCALARS)."""
+    from gscodec.codecs.ptc import layouts
+    from gscodec.codecs.ptc.attributes import from_channels
     from gscodec.coding.positions import dequantize_positions, encode_positions, quantize_positions
     from gscodec.coding.symbols import dequantize_uniform, quantize_uniform
 
-    pruned, _ = prune(scene.detach().to("cpu"), cfg.prune)
-    ch, means, degree = to_channels(pruned), pruned.means.numpy(), pruned.sh_degree
-    ch["sh_rest"] = _coded_sh_rest(pruned, cfg)
-    base = ref.view_mse(from_channels(means, ch, degree))
-    out: dict = {"base": base, "positions": {}, **{a: {} for a in SCALARS}}
+    ch, means, degree = prep.ch, prep.means, prep.degree
+    out: dict = {"base": prep.base, "positions": {}, **{a: {} for a in SCALARS}}
 
     def added(scene_q) -> np.ndarray:
-        return np.maximum(ref.view_mse(scene_q) - base, 0.0)
+        return np.maximum(ref.view_mse(scene_q) - prep.base, 0.0)
 
-    for p in _widths(cfg.position_bits, 4, 21):
+    for d in OFFSETS:
+        p = cfg.position_bits + d
+        if not 4 <= p <= 21:
+            continue
         qpos, lo, hi = quantize_positions(means, p)
         out["positions"][p] = [None, len(encode_positions(qpos, p)[0])]
-        if p - cfg.position_bits in RENDERED:
+        if d in RENDERED:
             stage(f"allocation: positions at {p} bits")
             out["positions"][p][0] = added(from_channels(dequantize_positions(qpos, p, lo, hi), ch, degree))
     qpos = quantize_positions(means, cfg.position_bits)[0]
-    for d in OFFSETS:  # one layout encode per offset gives every scalar attribute's bytes at its width
-        widths = {a: cfg.bits[a] + d for a in SCALARS}
-        symbols = {a: quantize_uniform(ch[a], w)[0] for a, w in widths.items() if 1 <= w <= 16}
-        if len(symbols) < len(SCALARS):
+    for d in OFFSETS:  # one layout encode per offset gives each scalar attribute's bytes at its width
+        widths = {a: cfg.bits[a] + d for a in SCALARS if 1 <= cfg.bits[a] + d <= 16}
+        if not widths:
             continue
         stage(f"allocation: sizes at widths {d:+d} bits")
+        symbols = {a: quantize_uniform(ch[a], w)[0] for a, w in widths.items()}
         layout_cfg = dataclasses.replace(cfg, bits={**cfg.bits, **widths})
         sections = layouts.EntropyLayout.encode(qpos, {**symbols, "quat_index": ch["quat_index"]}, None,
                                                 {"ranges": {}}, layout_cfg)
@@ -96,34 +113,32 @@ def measure(scene, ref, cfg, stage=no_stages) -> dict:
                 q, lo, hi = quantize_uniform(ch[a], w)
                 out[a][w][0] = added(from_channels(means, {**ch, a: dequantize_uniform(q, w, lo, hi)}, degree))
     for a in ("positions", *SCALARS):
-        out[a] = _interpolated(out[a])
+        out[a] = interpolated(out[a])
     return out
 
 
-def _interpolated(entries: dict) -> dict:
+def interpolated(entries: dict) -> dict:
     """{width: [added MSE or None, bytes]} -> {width: (added MSE, bytes)}: the missing errors
-    interpolated per view in log(MSE) between the rendered widths (the nearest one outside them)."""
+    interpolated per view in log(MSE) between the rendered widths around them; widths outside
+    the rendered ones are left out (an extrapolated error would be a guess)."""
     known = sorted(w for w, (m, _) in entries.items() if m is not None)
-    if not known:
-        return {}
     logs = {w: np.log(np.maximum(entries[w][0], 1e-20)) for w in known}
     out = {}
-    for w, (m, nbytes) in entries.items():
+    for w, (m, nbytes) in sorted(entries.items()):
         if m is None:
             lo = max((k for k in known if k < w), default=None)
             hi = min((k for k in known if k > w), default=None)
             if lo is None or hi is None:
-                m = entries[hi if lo is None else lo][0]
-            else:
-                t = (w - lo) / (hi - lo)
-                m = np.exp((1 - t) * logs[lo] + t * logs[hi])
+                continue
+            t = (w - lo) / (hi - lo)
+            m = np.exp((1 - t) * logs[lo] + t * logs[hi])
         out[w] = (np.asarray(m, np.float64), nbytes)
     return out
 
 
 def _coded_sh_rest(pruned, cfg) -> np.ndarray:
     """SH rest as the base configuration codes it (it keeps the base quality's treatment), in the
-    pruned scene's order: encode, decode, undo the Morton permutation."""
+    pruned scene's order: encode, decode, undo the Morton permutation (a stable sort)."""
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.coding.positions import encode_positions, quantize_positions
 
@@ -159,12 +174,11 @@ def cheapest(table: dict, goal_db: float) -> tuple[dict, float] | None:
 def allocate(scene, ref, target_db: float, cfg, codec_options: dict, stage=no_stages,
              rounds: int = 3, passes: int = 2) -> Allocation | None:
     """Encode with the widths that reach target_db at the fewest bytes (None when no
-    combination in the window is predicted to, or none that was tried reached it). When the
-    answer sits at the window's lower edge, the window moves there and the search runs again
-    (at most `passes` windows)."""
+    combination in the window is predicted to, or none that was tried reached it)."""
+    prep = _prepare(scene, ref, cfg)
     best = None
     for _ in range(passes):
-        table = measure(scene, ref, cfg, stage)
+        table = measure(prep, ref, cfg, stage)
         found = _search(scene, ref, target_db, table, cfg, codec_options, stage, rounds)
         if found is None or (best is not None and len(found.data) >= len(best.data)):
             break
@@ -179,27 +193,31 @@ def allocate(scene, ref, target_db: float, cfg, codec_options: dict, stage=no_st
 
 
 def _search(scene, ref, target_db, table, cfg, codec_options, stage, rounds) -> Allocation | None:
+    """Up to `rounds` verified encodes; the smallest that reaches target_db."""
     from gscodec.codecs import decode_bytes, get_codec
 
-    goal, tried = target_db, set()
+    goal, tried, best = target_db, set(), None
     for r in range(1, rounds + 1):
         pick = cheapest(table, goal)
         if pick is None:
-            return None
+            break
         widths, predicted = pick
         key = tuple(sorted(widths.items()))
         if key in tried:
-            return None
+            break
         tried.add(key)
         bits = {**cfg.bits, **{a: widths[a] for a in SCALARS}}
-        stage(f"allocation round {r}: encode positions {widths['positions']}, "
+        stage(f"allocation encode {r}: positions {widths['positions']}, "
               + ", ".join(f"{a} {widths[a]}" for a in SCALARS))
         data = get_codec("ptc", **{**codec_options, "position_bits": widths["positions"], "bits": bits}).encode(scene)
         got = ref.psnr(decode_bytes(data, max_splats=None))
         if got >= target_db:
-            return Allocation(data, got, widths["positions"], bits, predicted, r)
-        goal += target_db - got + 0.02  # the model was optimistic by this much here
-    return None
+            if best is None or len(data) < len(best.data):
+                best = Allocation(data, got, widths["positions"], bits, predicted, r)
+            if got - target_db <= OVERSHOOT_DB:
+                break
+        goal += target_db - got + (0.02 if got < target_db else 0.0)  # the model's error here, corrected
+    return best
 
 
-__all__ = ["Allocation", "allocate", "cheapest", "measure"]
+__all__ = ["Allocation", "allocate", "cheapest", "interpolated", "measure"]

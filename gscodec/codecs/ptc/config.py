@@ -115,5 +115,7 @@ def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcCo
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(PtcConfig)} - {"preset"})
     if unknown:
         raise InputError(f"ptc has no option {', '.join(unknown)}")
+    if isinstance(overrides.get("bits"), dict):  # a partial bits dict changes only the widths it names
+        overrides = {**overrides, "bits": {**kw["bits"], **overrides["bits"]}}
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return PtcConfig(**kw).validate()

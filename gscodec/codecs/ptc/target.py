@@ -66,6 +66,8 @@ class TargetResult:
     tried: dict[int, tuple[int, float]] = field(default_factory=dict)  # quality -> (bytes, PSNR)
     allocated: dict | None = None  # the widths chosen per attribute, when they beat the ladder level
     ladder_bytes: int | None = None  # the ladder level's stream size (for the report)
+    allocation_note: str = ""  # why no per-attribute widths were used (empty when they were)
+    predicted_psnr: float | None = None  # what the allocation's model predicted for its stream
 
 
 def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int = 160,
@@ -74,8 +76,13 @@ def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int 
     ladder); the top quality when none does (`reached` is False then). With `allocate` (entropy
     layout), per-attribute widths around that level replace it when they reach the target in
     fewer bytes."""
-    from gscodec.codecs import decode_bytes, get_codec
+    import math
 
+    from gscodec.codecs import decode_bytes, get_codec
+    from gscodec.errors import InputError
+
+    if not math.isfinite(target_db):
+        raise InputError(f"the target PSNR must be a finite number of dB, got {target_db}")
     stage("renders of the original")
     ref = OrbitReference(scene, views, resolution)
     tried: dict[int, tuple[int, float]] = {}
@@ -106,12 +113,20 @@ def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int 
     result = TargetResult(streams[best], best, tried[best][1], reached, dict(sorted(tried.items())),
                           ladder_bytes=tried[best][0])
     cfg = get_codec("ptc", quality=best, **codec_options).config
-    if allocate and reached and cfg.layout == "entropy" and len(scene):
+    pinned = sorted({"position_bits", "bits"} & set(codec_options))
+    result.allocation_note = ("not asked for" if not allocate else "the target is not reached" if not reached
+                              else f"the {cfg.layout} layout has fixed widths" if cfg.layout != "entropy"
+                              else f"widths given ({', '.join(pinned)}) are kept" if pinned
+                              else "empty scene" if not len(scene) else "")
+    if not result.allocation_note:
         from gscodec.codecs.ptc.allocate import allocate as allocate_widths
 
         alloc = allocate_widths(scene, ref, target_db, cfg, {"quality": best, **codec_options}, stage)
         if alloc is not None and len(alloc.data) < len(result.data):
             result.data, result.psnr, result.allocated = alloc.data, alloc.psnr, alloc.overrides()
+            result.predicted_psnr = alloc.predicted_psnr
+        else:
+            result.allocation_note = f"none found smaller than quality {best}"
     return result
 
 
