@@ -27,6 +27,11 @@ def our_curve(rows: list[dict]) -> list[dict]:
     return front
 
 
+def target_rows(rows: list[dict]) -> list[dict]:
+    """Our `--target-psnr` streams that ran (real streams at a peer's PSNR, never on the curve)."""
+    return [r for r in rows if r["family"] == "ours-target" and r.get("status") == "ok"]
+
+
 def bytes_at_psnr(curve: list[dict], psnr: float) -> tuple[float | None, str]:
     """Our bytes at `psnr`: log(bytes) interpolated linearly in PSNR between the two curve points
     around it; below our lowest point, that point's bytes (no extrapolation); None above our
@@ -74,8 +79,7 @@ def matched_psnr(rows: list[dict]) -> list[dict]:
                 entry.update(ours=m["method"], ours_bytes=m["bytes"], ours_psnr=m["psnr"],
                              ours_bytes_interp=interp, interp_between=how, ratio=ratio,
                              ratio_nearest=m["bytes"] / peer["bytes"], verdict="met" if ratio <= target else "not met")
-            tm = next((r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"
-                       and r.get("params", {}).get("for") == peer["method"]), None)
+            tm = next((r for r in target_rows(rs) if r["params"]["for"] == peer["method"]), None)
             if tm is not None:
                 entry.update(target_mode_bytes=tm["bytes"], target_mode_psnr=tm.get("psnr"),
                              target_mode_ratio=tm["bytes"] / peer["bytes"],
@@ -108,8 +112,8 @@ def summary(rows: list[dict], goals: list[dict], timing: list[dict], load: list[
             b, _ = bytes_at_psnr(curve, HIGH_PSNR_DB)
             if b is not None:
                 at45.append(b / min(r["bytes"] for r in spz))
-            t45 = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"
-                   and r["params"]["target_psnr"] == HIGH_PSNR_DB and (r.get("psnr") or 0) >= HIGH_PSNR_DB]
+            t45 = [r for r in target_rows(rs) if r["params"]["target_psnr"] == HIGH_PSNR_DB
+                   and (r.get("psnr") or 0) >= HIGH_PSNR_DB]
             if t45:
                 at45_target.append(t45[0]["bytes"] / min(r["bytes"] for r in spz))
     total_b = sum(x["ply_bytes"] for x in load)
@@ -150,7 +154,7 @@ def plot_rd(rows: list[dict], path: Path) -> Path | None:
         ours = sorted((r for r in rs if r["family"] == "ours" and r.get("status") == "ok" and r.get("psnr")),
                       key=lambda r: r["bytes"])
         ax.plot([r["bytes"] for r in ours], [r["psnr"] for r in ours], "o-", label="ours (ptc q1..q8)", ms=3)
-        tm = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok" and r.get("psnr")]
+        tm = [r for r in target_rows(rs) if r.get("psnr")]
         if tm:
             ax.plot([r["bytes"] for r in tm], [r["psnr"] for r in tm], "*", ms=7, label="ours --target-psnr")
         for r in rs:
@@ -219,7 +223,7 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
                     sec = r["sections"].get(s)
                     cells.append("-" if sec is None else f"{sec['bytes']:,} ({100 * sec['bytes'] / r['bytes']:.0f}%)")
                 L.append(f"| {r['method']} | " + " | ".join(cells) + " |")
-        tm = [r for r in rs if r["family"] == "ours-target" and r.get("status") == "ok"]
+        tm = target_rows(rs)
         if tm:
             L += ["", "`gscodec encode --target-psnr` (the ladder's smallest level that reaches the target, then "
                   "per-attribute widths around it when they reach it in fewer bytes):", "",

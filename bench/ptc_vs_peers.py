@@ -365,12 +365,12 @@ def bench_input(name: str, ply: Path, args, work_root: Path) -> list[dict]:
     # ours at each peer's PSNR (and at 45 dB) by --target-psnr: real streams, not interpolation
     goals = [(r["psnr"], r["method"]) for r in rows if r["family"] in TARGET_RATIO and r.get("status") == "ok"
              and r.get("psnr") is not None] + [(HIGH_PSNR_DB, f"{HIGH_PSNR_DB:g} dB")]
+    if n > args.target_max:
+        finish({"method": "ours --target-psnr", "family": "ours-target", "tool": "gscodec encode --target-psnr",
+                "status": "skipped", "note": f"skipped above {args.target_max:,} splats (~20 renders per "
+                "target; --target-max)"})
+        goals = []
     for db, goal in goals:
-        if n > args.target_max:
-            finish({"method": "ours --target-psnr", "family": "ours-target", "tool": "gscodec encode --target-psnr",
-                    "status": "skipped", "note": f"skipped above {args.target_max:,} splats (~20 renders per "
-                    "target; --target-max)"})
-            break
         finish(*run_ours_target(ref, db, goal, n_views, res))
     skipped_q = [q for q in QUALITIES if q not in qualities]
     if skipped_q:

@@ -121,6 +121,15 @@ def rd_curves(rows: list[dict]) -> dict[str, list[dict]]:
             "3DGS + ptc (quality)": sorted(ptc, key=lambda r: r["bytes"])}
 
 
+def bd_args(rows: list[dict]) -> tuple | None:
+    """(anchor rates, anchor PSNRs, test rates, test PSNRs) of Static GSCodec (test) against
+    3DGS + ptc (anchor) for bd_rate / bd_psnr; None with fewer than 2 points on a curve."""
+    (_, st), (_, pt) = rd_curves(rows).items()
+    if len(st) < 2 or len(pt) < 2:
+        return None
+    return [r["bytes"] for r in pt], [r["psnr"] for r in pt], [r["bytes"] for r in st], [r["psnr"] for r in st]
+
+
 def plot(rows: list[dict], path: Path) -> Path | None:
     try:
         from gscodec.eval.report import new_figure, save_figure
@@ -203,10 +212,9 @@ def report(rows: list[dict], meta: dict) -> str:
                  else "agrees in PSNR" if paper_dir[1] == ours[1] else "differs")
         lines.append(f"- {r['label']}: paper {paper_dir[0]} file, {paper_dir[1]} PSNR; "
                      f"ours {ours[0]} ({ratio:.3f}x), {ours[1]} ({dp:+.2f} dB): {agree}.")
-    curves = rd_curves(rows)
-    (sn, st), (pn, pt) = curves.items()
-    if len(st) >= 2 and len(pt) >= 2:
-        args = ([r["bytes"] for r in pt], [r["psnr"] for r in pt], [r["bytes"] for r in st], [r["psnr"] for r in st])
+    (sn, st), (pn, pt) = rd_curves(rows).items()
+    args = bd_args(rows)
+    if args is not None:
         br, bp = bd_rate(*args), bd_psnr(*args)
         lines += ["", f"RD: {sn} against {pn} ({len(st)} and {len(pt)} points): BD-rate "
                   f"{br.format('%') if br.ok else 'not computable (' + br.reason + ')'}, BD-PSNR "
@@ -242,9 +250,8 @@ def summary_of(rows: list[dict], meta: dict) -> dict:
     out = {"final_bytes": final["bytes"], "final_psnr": final["psnr"],
            "size_vs_final": {r["label"]: r["bytes"] / final["bytes"] for r in rows[1:]},
            "psnr_vs_final_db": {r["label"]: r["psnr"] - final["psnr"] for r in rows[1:]}}
-    (_, st), (_, pt) = rd_curves(rows).items()
-    br = bd_rate([r["bytes"] for r in pt], [r["psnr"] for r in pt], [r["bytes"] for r in st], [r["psnr"] for r in st]) \
-        if len(st) >= 2 and len(pt) >= 2 else None
+    args = bd_args(rows)
+    br = bd_rate(*args) if args is not None else None
     out["bd_rate_static_vs_ptc_pct"] = br.value if br is not None and br.ok else None
     out["git_commit"] = meta.get("git_commit")
     out["row_commits"] = sorted({str(r.get("git_commit")) for r in rows})

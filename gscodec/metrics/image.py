@@ -24,13 +24,22 @@ def _check_pair(img: torch.Tensor, ref: torch.Tensor) -> None:
         raise InputError("metrics expect float images in [0,1] (convert uint8 with /255)")
 
 
+def mse(img: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean squared error over the whole tensor, in float64 (a float, for reports)."""
+    _check_pair(img, ref)
+    return float(torch.mean((img.detach().double() - ref.detach().double()) ** 2))
+
+
+def psnr_from_mse(mse_value: float, max_val: float = 1.0) -> float:
+    """10*log10(max^2/MSE); inf if the MSE is 0 (identical images)."""
+    if mse_value == 0.0:
+        return math.inf
+    return 10.0 * math.log10(max_val * max_val / mse_value)
+
+
 def psnr(img: torch.Tensor, ref: torch.Tensor, max_val: float = 1.0) -> float:
     """10*log10(max^2/MSE) over the whole tensor (a float, for reports); inf if identical."""
-    _check_pair(img, ref)
-    mse = float(torch.mean((img.detach().double() - ref.detach().double()) ** 2))
-    if mse == 0.0:
-        return math.inf
-    return 10.0 * math.log10(max_val * max_val / mse)
+    return psnr_from_mse(mse(img, ref), max_val)
 
 
 def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:

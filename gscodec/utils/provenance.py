@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+CODE = (".", ":(exclude)bench/results")  # git pathspec of the code: results written by runs are not code
 
 
 def git_commit(root: Path = ROOT) -> str:
@@ -19,9 +20,8 @@ def git_commit(root: Path = ROOT) -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)bench/results"], cwd=root, capture_output=True, text=True,
-                               check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("+dirty" if dirty else "")
@@ -35,7 +35,7 @@ def same_code(commits, root: Path = ROOT) -> bool:
     if any(not c or c in ("unknown", "None", "not recorded") or c.endswith("+dirty") for c in revs):
         return False
     try:
-        return all(subprocess.run(["git", "diff", "--quiet", revs[0], rev, "--", ".", ":(exclude)bench/results"],
+        return all(subprocess.run(["git", "diff", "--quiet", revs[0], rev, "--", *CODE],
                                   cwd=root, capture_output=True).returncode == 0 for rev in revs[1:])
     except OSError:
         return False

@@ -203,7 +203,7 @@ def test_allocation_parts_sh_rest_order_interpolation_and_refusals():
 
     scene = _scene(300, degree=1, seed=5)
     cfg = get_codec("ptc", quality=5).config  # fixed-step scalar SH rest: error <= step / 2 in the scene's order
-    rest = _coded_sh_rest(scene, cfg)
+    rest = _coded_sh_rest(scene, cfg, get_codec("ptc", quality=5).encode(scene))
     assert np.abs(rest - scene.sh_rest.reshape(300, -1).numpy()).max() <= cfg.sh_rest_step / 2 + 1e-6
     e = {4: [np.array([1e-4]), 10], 5: [None, 20], 6: [np.array([1e-6]), 30], 7: [None, 40], 3: [None, 5]}
     t = interpolated(e)

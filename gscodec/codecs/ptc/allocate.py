@@ -62,13 +62,13 @@ class _Prepared:
     base: np.ndarray
 
 
-def _prepare(scene, ref, cfg) -> _Prepared:
+def _prepare(scene, ref, cfg, base_stream: bytes) -> _Prepared:
     from gscodec.codecs.ptc.attributes import from_channels, to_channels
     from gscodec.codecs.ptc.prune import prune
 
     pruned, _ = prune(scene.detach().to("cpu"), cfg.prune)
     ch, means = to_channels(pruned), pruned.means.numpy()
-    ch["sh_rest"] = _coded_sh_rest(pruned, cfg)
+    ch["sh_rest"] = _coded_sh_rest(pruned, cfg, base_stream)
     return _Prepared(ch, means, pruned.sh_degree, ref.view_mse(from_channels(means, ch, pruned.sh_degree)))
 
 
@@ -101,7 +101,8 @@ def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
         if not widths:
             continue
         stage(f"allocation: sizes at widths {d:+d} bits")
-        symbols = {a: quantize_uniform(ch[a], w)[0] for a, w in widths.items()}
+        quantized = {a: quantize_uniform(ch[a], w) for a, w in widths.items()}  # (symbols, lo, hi)
+        symbols = {a: q[0] for a, q in quantized.items()}
         layout_cfg = dataclasses.replace(cfg, bits={**cfg.bits, **widths})
         sections = layouts.EntropyLayout.encode(qpos, {**symbols, "quat_index": ch["quat_index"]}, None,
                                                 {"ranges": {}}, layout_cfg)
@@ -110,7 +111,7 @@ def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
             out[a][w] = [None, sizes[a]]
             if d in RENDERED:
                 stage(f"allocation: {a} at {w} bits")
-                q, lo, hi = quantize_uniform(ch[a], w)
+                q, lo, hi = quantized[a]
                 out[a][w][0] = added(from_channels(means, {**ch, a: dequantize_uniform(q, w, lo, hi)}, degree))
     for a in ("positions", *SCALARS):
         out[a] = interpolated(out[a])
@@ -136,17 +137,19 @@ def interpolated(entries: dict) -> dict:
     return out
 
 
-def _coded_sh_rest(pruned, cfg) -> np.ndarray:
+def _coded_sh_rest(pruned, cfg, base_stream: bytes) -> np.ndarray:
     """SH rest as the base configuration codes it (it keeps the base quality's treatment), in the
-    pruned scene's order: encode, decode, undo the Morton permutation (a stable sort)."""
-    from gscodec.codecs import decode_bytes, get_codec
+    pruned scene's order: `base_stream` (the scene encoded with cfg: the ladder search made it)
+    decoded, the Morton permutation (a stable sort) undone."""
+    from gscodec.codecs import decode_bytes
     from gscodec.coding.positions import encode_positions, quantize_positions
 
     n, k = len(pruned), pruned.sh_rest.shape[1]
     if k == 0 or n == 0:
         return np.zeros((n, 3 * k), np.float32)
-    no_prune = dict(min_opacity=0.0, outlier_std_ratio=0.0)
-    decoded = decode_bytes(get_codec("ptc", **{**cfg.to_dict(), "prune": no_prune}).encode(pruned), max_splats=None)
+    decoded = decode_bytes(base_stream, max_splats=None)
+    if len(decoded) != n:
+        raise ValueError(f"the base stream holds {len(decoded)} splats, the pruned scene {n}: not its encoding")
     order = encode_positions(quantize_positions(pruned.means.numpy(), cfg.position_bits)[0], cfg.position_bits)[1]
     rest = np.empty((n, 3 * k), np.float32)
     rest[order] = decoded.sh_rest.reshape(n, 3 * k).numpy()
@@ -171,11 +174,12 @@ def cheapest(table: dict, goal_db: float) -> tuple[dict, float] | None:
     return best
 
 
-def allocate(scene, ref, target_db: float, cfg, codec_options: dict, stage=no_stages,
+def allocate(scene, ref, target_db: float, cfg, codec_options: dict, base_stream: bytes, stage=no_stages,
              rounds: int = 3, passes: int = 2) -> Allocation | None:
     """Encode with the widths that reach target_db at the fewest bytes (None when no
-    combination in the window is predicted to, or none that was tried reached it)."""
-    prep = _prepare(scene, ref, cfg)
+    combination in the window is predicted to, or none that was tried reached it).
+    `base_stream`: the scene already encoded with cfg (its SH rest is kept as coded there)."""
+    prep = _prepare(scene, ref, cfg, base_stream)
     best = None
     for _ in range(passes):
         table = measure(prep, ref, cfg, stage)

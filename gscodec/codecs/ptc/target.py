@@ -33,27 +33,22 @@ class OrbitReference:
             self.refs = [render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1) for c in self.cameras]
 
     def psnr(self, scene) -> float:
-        import torch
-
-        from gscodec.metrics import psnr
-        from gscodec.render import render
+        from gscodec.metrics import psnr_from_mse
 
         if len(scene) == 0:
             return float("-inf")
-        with torch.no_grad():
-            values = [psnr(render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1), ref)
-                      for c, ref in zip(self.cameras, self.refs)]
+        values = [psnr_from_mse(m) for m in self.view_mse(scene)]
         return min(sum(values) / len(values), 200.0)  # identical renders: inf, reported as 200 dB
 
     def view_mse(self, scene) -> np.ndarray:
         """[views] mean squared error of a scene's renders against the references (float64)."""
         import torch
 
+        from gscodec.metrics import mse
         from gscodec.render import render
 
         with torch.no_grad():
-            return np.array([float(torch.mean((render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1)
-                                               .double() - ref.double()) ** 2))
+            return np.array([mse(render(scene, c, background=(0.0, 0.0, 0.0)).image.clamp(0, 1), ref)
                              for c, ref in zip(self.cameras, self.refs)])
 
 
@@ -121,7 +116,7 @@ def encode_for_psnr(scene, target_db: float, *, views: int = 6, resolution: int 
     if not result.allocation_note:
         from gscodec.codecs.ptc.allocate import allocate as allocate_widths
 
-        alloc = allocate_widths(scene, ref, target_db, cfg, {"quality": best, **codec_options}, stage)
+        alloc = allocate_widths(scene, ref, target_db, cfg, {"quality": best, **codec_options}, streams[best], stage)
         if alloc is not None and len(alloc.data) < len(result.data):
             result.data, result.psnr, result.allocated = alloc.data, alloc.psnr, alloc.overrides()
             result.predicted_psnr = alloc.predicted_psnr
