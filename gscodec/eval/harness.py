@@ -11,6 +11,7 @@ A spec (TOML, or YAML when PyYAML is installed) looks like:
     # references = ["HAC"]           # published series to show (default: all for the dataset)
     # notes = "..."                  # free text copied into the report
     # work = "/shared/gscodec-work"  # trained scenes and job files (default OUT/work; shared on a cluster)
+    # report = "bench/my_plugin.py"  # a report plug-in: sections and a summary of its own (gscodec.eval.report)
 
     [resources]                      # what each job asks of a Ray cluster (--engine ray); optional
     num_cpus = 1                     # also the job's torch / numba threads
@@ -33,6 +34,8 @@ A spec (TOML, or YAML when PyYAML is installed) looks like:
     rates = [1, 3, 5]                # ... over these rate points (quality levels, lambdas, ...)
     # train_with_compression = true  # a codec trained per rate point (default: the codec says)
     # resources = { num_cpus = 2 }   # this codec's jobs (over [resources])
+    # train = { simulation = { quantization = "ste" } }   # this codec's training (over the scene's;
+    #                                  nested tables merge key by key)
 
 Post-training codecs reuse ONE trained scene per (scene, training config), cached as
 `WORK/trained/<scene>-<hash>/scene.ply` (WORK: `--work`, else the spec's `work`, else
@@ -223,6 +226,7 @@ def run_job(job: Job, ctx: Context) -> dict:
                 "decode_seconds": m["decode_seconds"], "train_seconds": m["train_seconds"], "train_shared": False,
                 "train_iterations": m.get("train_iterations"), "device": m.get("device", "cpu"),
                 "views": len(ds.test_indices), "reference": "ground truth",
+                "attribute_coding": (m.get("codec_stats") or {}).get("attributes"),
                 "uncompressed": {"psnr": m["uncompressed"]["psnr"], "ssim": m["uncompressed"]["ssim"],
                                  "bytes": m["uncompressed"]["bytes"], "splats": m["splats"]}}
 

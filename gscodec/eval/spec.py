@@ -42,6 +42,7 @@ class CodecSpec:
     rates: list = field(default_factory=lambda: [None])
     train_with_compression: bool | None = None
     resources: dict = field(default_factory=dict)  # Resources fields for this codec's jobs
+    train: dict = field(default_factory=dict)  # TrainConfig fields for this codec's trainings (over the scene's)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Spec:
     notes: str = ""  # free text copied into the report
     work: str | None = None  # trained scenes and job files (None: OUT/work)
     resources: dict = field(default_factory=dict)  # Resources fields for every job (Ray engine)
+    report: str | None = None  # a report plug-in: a Python file adding sections to `gscodec report`
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -112,7 +114,7 @@ def _slug(s: str) -> str:
 
 def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
     known = {"name", "out", "scene", "scenes", "codec", "codecs", "train", "anchor", "views", "resolution",
-             "lpips_weights", "references", "notes", "work", "resources"}
+             "lpips_weights", "references", "notes", "work", "resources", "report"}
     unknown = set(data) - known
     if unknown:
         raise InputError(f"spec: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -145,7 +147,8 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
         codecs.append(CodecSpec(label=str(c.get("label") or c["name"]), name=str(c["name"]),
                                 config=dict(c.get("config", {})), rate_param=rate_param, rates=list(rates),
                                 train_with_compression=c.get("train_with_compression"),
-                                resources=_resources(c.get("resources", {}), f"spec: codec {i}")))
+                                resources=_resources(c.get("resources", {}), f"spec: codec {i}"),
+                                train=_table(c.get("train", {}), f"spec: codec {i}: train")))
     for what, labels in (("scene", [s.name for s in scenes]), ("codec", [c.label for c in codecs])):
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
@@ -157,7 +160,25 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
                 train=dict(data.get("train", {})), anchor=anchor, views=int(data.get("views", 12)),
                 resolution=int(data.get("resolution", 128)), lpips_weights=data.get("lpips_weights") or None,
                 references=data.get("references"), notes=str(data.get("notes", "")).strip(),
-                work=str(data["work"]) if data.get("work") else None, resources=resources)
+                work=str(data["work"]) if data.get("work") else None, resources=resources,
+                report=str(data["report"]) if data.get("report") else None)
+
+
+def _table(raw, where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where} must be a table, got {type(raw).__name__}")
+    return dict(raw)
+
+
+def merge_train(*tables: dict) -> dict:
+    """Training settings layered spec < scene < codec: a later table's key wins, and a nested
+    table (strategy_options, simulation) is merged key by key, so a codec that changes one
+    simulation option keeps the rest."""
+    out: dict = {}
+    for t in tables:
+        for k, v in t.items():
+            out[k] = merge_train(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _resources(raw, where: str) -> dict:
@@ -261,9 +282,13 @@ def expand_jobs(spec: Spec) -> list[Job]:
 
     jobs = []
     for s in spec.scenes:
-        raw = {**spec.train, **s.train}
         for c in spec.codecs:
             cfg_cls = SpacetimeTrainConfig if _is_dynamic(c) else TrainConfig
+            raw = merge_train(spec.train, s.train, c.train)
+            if cfg_cls is TrainConfig and isinstance(raw.get("simulation"), dict) and "start" not in raw["simulation"]:
+                # the rule train_and_compress applies: the simulation starts where densification stops
+                start = TrainConfig.from_dict({**raw, "simulation": None}).refine_stop()
+                raw["simulation"] = {**raw["simulation"], "start": start}
             train_cfg = {} if s.is_ply else cfg_cls.from_dict(raw).to_dict()
             trains = _codec_trains(c)
             for r in c.rates:
