@@ -1,4 +1,4 @@
-"""What the training benchmarks (static_ablation.py, anchor_codecs.py) share: the machine
+"""What the benchmark scripts (anchor_codecs.py, dynamic.py, render.py, ...) share: the machine
 line of a results file, and writing the Markdown + JSON + plot of a run (or of an earlier
 run's JSON, to rebuild a report without training again)."""
 from __future__ import annotations

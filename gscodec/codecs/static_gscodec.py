@@ -92,7 +92,7 @@ class StaticGSCodec(StreamCodec):
         simulated bit widths from its quality (ptc's ladder: q1 5 bits .. q3 7 .. q4 8 .. q5 10)
         unless the simulation config sets them. Why the ladder and not the paper's fixed 8 bits:
         with quantization-aware training 7 bits cost nothing measurable on our scenes and save
-        ~11% (bench/results/static_ablation.md), so quality means the same for every codec."""
+        ~11% (bench/results/static_ablation/report.md), so quality means the same for every codec."""
         sim = dict(base or {})
         if codec_config.get("lambda_rate") is not None:
             sim["lambda_rate"] = float(codec_config["lambda_rate"])

@@ -47,6 +47,8 @@ def register(sub) -> None:
     s.add_argument("--anchor", default=None, help="codec label BD-rates are computed against")
     s.add_argument("--no-published", action="store_true", help="leave out the published reference points")
     s.add_argument("--published", default=None, help="a TOML file of published points (default: built in)")
+    s.add_argument("--plugin", default=None, help="a report plug-in (.py with sections(res, out)); default: the "
+                   "spec's 'report'")
     s.set_defaults(fn=cmd_report)
 
 
@@ -72,7 +74,7 @@ def cmd_report(args) -> int:
     from gscodec.eval.report import build_report
 
     path = build_report(args.results, args.out, anchor=args.anchor, published=not args.no_published,
-                        published_path=args.published)
+                        published_path=args.published, plugin=args.plugin)
     print(f"report: {path}")
     return 0
 

@@ -310,8 +310,10 @@ def _environment() -> dict:
 
     from gscodec import __version__
 
+    # the CPU's vector width: training floats (not coded streams) differ between AVX2 and AVX512 kernels
     return {"gscodec": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "machine": platform.machine(), "threads": torch.get_num_threads()}
+            "machine": platform.machine(), "threads": torch.get_num_threads(),
+            "cpu": torch.backends.cpu.get_cpu_capability()}
 
 
 def _default_device() -> str:

@@ -73,20 +73,23 @@ def test_anchor_report_round_trips_through_its_json(anchor, tmp_path):
     assert out.with_suffix(".md").read_text() == first
 
 
+def _ablation_rows():
+    def row(label, entry, part, psnr, size):
+        return {"label": label, "part": part, "entry": entry, "codec": "x", "codec_config": {}, "psnr": psnr,
+                "ssim": 0.9, "bytes": size, "uncompressed_psnr": psnr + 0.05, "decoded_splats": 10, "git_commit": "a"}
+    return [row("final (noise, factorized, learnable mask)", "Static GSCodec", "ablation", 30.0, 100_000),
+            row("STE instead of noise", "STE instead of noise", "ablation", 29.9, 110_000),
+            row("hash-grid Gaussian model instead of factorized", "hash-grid", "ablation", 30.2, 120_000),
+            row("without compression simulation (3DGS + ptc)", "3DGS + ptc", "ablation", 30.5, 100_200),
+            row("Static GSCodec λ=0.002", "Static GSCodec", "rd", 30.4, 130_000),
+            row("Static GSCodec λ=0.02", "Static GSCodec", "rd", 29.5, 80_000),
+            row("3DGS + ptc quality 2", "3DGS + ptc", "rd", 29.8, 70_000),
+            row("3DGS + ptc quality 4", "3DGS + ptc", "rd", 30.8, 140_000)]
+
+
 def test_ablation_report_directions_and_bd(ablation):
-    def row(label, codec, part, psnr, size, preset="default"):
-        return {"label": label, "part": part, "codec": codec, "codec_config": {"preset": preset}, "psnr": psnr,
-                "ssim": 0.9, "bytes": size, "uncompressed_psnr": psnr + 0.05, "decoded_splats": 10}
-    rows = [row("final (noise, factorized, learnable mask)", "static-gscodec", "ablation", 30.0, 100_000),
-            row("STE instead of noise", "static-gscodec", "ablation", 29.9, 110_000),
-            row("hash-grid Gaussian model instead of factorized", "static-gscodec", "ablation", 30.2, 120_000),
-            row("without compression simulation (3DGS + ptc)", "ptc", "ablation", 30.5, 100_200),
-            row("Static GSCodec λ=0.002", "static-gscodec", "rd", 30.4, 130_000),
-            row("Static GSCodec λ=0.02", "static-gscodec", "rd", 29.5, 80_000),
-            row("3DGS + ptc quality 2", "ptc", "rd", 29.8, 70_000),
-            row("3DGS + ptc quality 4", "ptc", "rd", 30.8, 140_000)]
-    md = ablation.report(rows, {"machine": "m", "date_utc": "d", "command": "c", "loadavg_1min_end": 1.0,
-                                "iterations": 10, "resolution": 32, "lambda_rate": 0.006, "quality": 3})
+    rows = _ablation_rows()
+    md = "\n".join(ablation.ablation_lines(rows))
     assert "STE instead of noise: paper larger file, lower PSNR; ours larger (1.100x), lower (-0.10 dB): agrees." in md
     assert "instead of factorized: paper larger file, lower PSNR; ours larger (1.200x), higher" in md
     assert "agrees in size" in md
@@ -94,10 +97,11 @@ def test_ablation_report_directions_and_bd(ablation):
     curves = ablation.rd_curves(rows)
     assert [r["bytes"] for r in curves["Static GSCodec (λ)"]] == [80_000, 100_000, 130_000]
     assert "RD: Static GSCodec (λ) against 3DGS + ptc (quality) (3 and 3 points): BD-rate +" in md
-    sm = ablation.summary_of([{**r, "git_commit": "a"} for r in rows], {"git_commit": "b"})
+    sm = ablation.summary_of(rows)
     assert sm["final_bytes"] == 100_000 and sm["size_vs_final"]["STE instead of noise"] == pytest.approx(1.1)
     assert sm["bd_rate_static_vs_ptc_pct"] > 0 and f"{sm['bd_rate_static_vs_ptc_pct']:+.2f}%" in md
-    assert sm["git_commit"] == "b" and sm["row_commits"] == ["a"]
+    assert sm["row_commits"] == ["a"]
+    assert "No result for the final choice" in "\n".join(ablation.ablation_lines(rows[1:]))
 
 
 def test_anchor_summary_names_the_issue_figures(anchor):
@@ -149,13 +153,29 @@ def test_predict_gs_ablation_directions_as_measured():
     assert m["mop_smaller_than_hac"] and m["c2fq_smaller_than_hac"] is None
 
 
-def test_ablation_merge_keeps_each_rows_commit_and_refuses_other_settings(ablation):
-    settings = {"iterations": 10, "resolution": 32, "lambda_rate": 0.006, "quality": 3}
-    old = [{"label": "STE instead of noise", "psnr": 1.0}, {"label": "final (noise, factorized, learnable mask)"}]
-    new = [{"label": "final (noise, factorized, learnable mask)", "psnr": 2.0, "git_commit": "new"}]
-    rows, meta = ablation.merge_rows(new, {**settings, "git_commit": "new"}, old,
-                                     {**settings, "git_commit": "old", "command": "c", "date_utc": "d"})
-    assert [(r["label"][:5], r["git_commit"]) for r in rows] == [("final", "new"), ("STE i", "old")]
-    assert meta["merged_from"] == [{"command": "c", "git_commit": "old", "date_utc": "d"}]
-    with pytest.raises(SystemExit, match="iterations"):
-        ablation.merge_rows(new, {**settings, "iterations": 20}, old, settings)
+def test_ablation_spec_and_plugin_through_gscodec_report(ablation, tmp_path):
+    """Every row the plug-in names is a job of the spec, and `gscodec report` on made-up records
+    of those jobs writes the standard report with the ablation's section and a summary.json."""
+    import json
+
+    from gscodec.eval.harness import _base_record, expand_jobs, load_spec
+    from gscodec.eval.report import build_report
+
+    spec = load_spec(ablation.SPEC)
+    jobs = expand_jobs(spec)
+    assert set(ablation.ROWS) == {(j.codec.label, j.rate) for j in jobs}
+    ste = next(j for j in jobs if j.codec.label == "STE instead of noise")
+    assert ste.train_config["simulation"]["quantization"] == "ste" and ste.train_config["simulation"]["start"] > 0
+    lines = []
+    for i, j in enumerate(jobs):
+        lines.append(json.dumps({**_base_record(j, spec, "local"), "status": "ok", "psnr": 30.0 + i / 10,
+                                 "ssim": 0.9, "bytes": 100_000 + 1000 * i, "splats": 10, "git_commit": "abc",
+                                 "sections": [{"name": "a", "bytes": 100_000 + 1000 * i}],
+                                 "uncompressed": {"psnr": 31.0}}))
+    (tmp_path / "results.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    md = build_report(tmp_path / "results.jsonl", plugin=str(BENCH / "static_ablation.py"), published=False).read_text()
+    assert "## Compression-simulation ablation" in md and "| STE instead of noise | 30.6" in md
+    summ = json.loads((tmp_path / "summary.json").read_text())["summary"]
+    assert summ["final_bytes"] == 101_000 and summ["git_commit"] == "abc"
+    assert (tmp_path / ablation.PLOT_NAME).is_file()

@@ -140,3 +140,27 @@ def test_codecs_that_train_run_per_rate_point(tmp_path):
         assert r["status"] == "ok" and r["reference"] == "ground truth" and not r["train_shared"]
         assert r["train_iterations"] == 40 and r["bytes"] > 0 and 5 < r["psnr"] < 60
     assert recs["hac"]["uncompressed"]["bytes"] > recs["hac"]["bytes"]  # scaffold-raw vs HAC
+
+
+def test_codec_train_tables_layer_and_bad_plugins_are_refused(tmp_path):
+    from gscodec.eval.report import load_plugin
+    from gscodec.eval.spec import merge_train
+
+    assert merge_train({"a": 1, "s": {"x": 1, "y": 2}}, {"s": {"y": 3}}, {"a": 2}) == {"a": 2, "s": {"x": 1, "y": 3}}
+    spec = spec_from_dict({"train": {"iterations": 40, "strategy_options": {"max_gaussians": 500}},
+                           "scene": ["builtin"],
+                           "codec": [{"name": "ptc"}, {"label": "short", "name": "ptc", "train": {"iterations": 30}},
+                                     {"label": "sim", "name": "static-gscodec",
+                                      "train": {"simulation": {"quantization": "ste"}}}]})
+    a, b, c = expand_jobs(spec)
+    assert a.train_config["iterations"] == 40 and b.train_config["iterations"] == 30
+    assert b.train_config["strategy_options"]["max_gaussians"] == 500  # the nested table kept
+    assert a.shared_training != b.shared_training  # another training, not a reuse of the first
+    assert c.train_config["simulation"]["start"] >= 1  # where densification stops, not at step 0
+    with pytest.raises(InputError, match="unknown"):
+        expand_jobs(spec_from_dict({"scene": ["builtin"], "codec": [{"name": "ptc", "train": {"iteratons": 3}}]}))
+    with pytest.raises(InputError, match="no such file"):
+        load_plugin(tmp_path / "missing.py")
+    (tmp_path / "p.py").write_text("x = 1\n")
+    with pytest.raises(InputError, match="no sections"):
+        load_plugin(tmp_path / "p.py")

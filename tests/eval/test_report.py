@@ -101,3 +101,12 @@ def test_cli_register(results, tmp_path, capsys):
     assert args.fn(args) == 0
     assert "builtin|ptc|quality=1" in capsys.readouterr().out
     json.dumps({})
+
+
+def test_provenance_line_says_when_rows_come_from_several_commits():
+    from gscodec.eval.report import _provenance_lines
+
+    one = _provenance_lines([{"git_commit": "a", "command": "c"}, {"git_commit": "a"}])[0]
+    assert one == "Code: git a; command: `c`."
+    two = _provenance_lines([{"git_commit": "a"}, {"git_commit": "b+dirty"}])[0]  # not comparable: flagged
+    assert "several commits whose code differs, or cannot be compared" in two
