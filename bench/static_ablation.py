@@ -10,7 +10,7 @@ against ours, the BD-rate of Static GSCodec against 3DGS + ptc, and the per-attr
 the learned entropy models; `summary()` gives the figures of summary.json.
 
     gscodec bench bench/specs/static_ablation.toml      # or: python bench/static_ablation.py
-    gscodec report bench/results/static_ablation/results.jsonl
+    gscodec report bench/results/static_ablation/results.jsonl --plugin bench/static_ablation.py
 """
 from __future__ import annotations
 
@@ -214,8 +214,9 @@ def main() -> int:
     from gscodec.eval.harness import load_spec, run_bench
     from gscodec.eval.report import build_report
 
-    summ = run_bench(load_spec(SPEC), progress=False)
-    print(f"report: {build_report(summ['results'])}")
+    spec = load_spec(SPEC)
+    summ = run_bench(spec, progress=False)
+    print(f"report: {build_report(summ['results'], plugin=spec.report)}")
     return 1 if summ["failed"] else 0
 
 

@@ -174,6 +174,8 @@ def test_ablation_spec_and_plugin_through_gscodec_report(ablation, tmp_path):
                                  "uncompressed": {"psnr": 31.0}}))
     (tmp_path / "results.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    plain = build_report(tmp_path / "results.jsonl", published=False).read_text()  # spec.json runs no code
+    assert "names a report plug-in" in plain and not (tmp_path / "summary.json").exists()
     md = build_report(tmp_path / "results.jsonl", plugin=str(BENCH / "static_ablation.py"), published=False).read_text()
     assert "## Compression-simulation ablation" in md and "| STE instead of noise | 30.6" in md
     summ = json.loads((tmp_path / "summary.json").read_text())["summary"]
