@@ -277,7 +277,7 @@ def _is_dynamic(codec: CodecSpec) -> bool:
 
 
 def expand_jobs(spec: Spec) -> list[Job]:
-    from gscodec.train.config import TrainConfig
+    from gscodec.train.config import TrainConfig, with_simulation
     from gscodec.train.spacetime import SpacetimeTrainConfig
 
     jobs = []
@@ -285,11 +285,13 @@ def expand_jobs(spec: Spec) -> list[Job]:
         for c in spec.codecs:
             cfg_cls = SpacetimeTrainConfig if _is_dynamic(c) else TrainConfig
             raw = merge_train(spec.train, s.train, c.train)
-            if cfg_cls is TrainConfig and isinstance(raw.get("simulation"), dict) and "start" not in raw["simulation"]:
-                # the rule train_and_compress applies: the simulation starts where densification stops
-                start = TrainConfig.from_dict({**raw, "simulation": None}).refine_stop()
-                raw["simulation"] = {**raw["simulation"], "start": start}
-            train_cfg = {} if s.is_ply else cfg_cls.from_dict(raw).to_dict()
+            if s.is_ply:
+                train_cfg = {}
+            elif cfg_cls is TrainConfig and isinstance(raw.get("simulation"), dict):  # its start: the trainers' rule
+                train_cfg = with_simulation(TrainConfig.from_dict({**raw, "simulation": None}),
+                                            raw["simulation"]).to_dict()
+            else:
+                train_cfg = cfg_cls.from_dict(raw).to_dict()
             trains = _codec_trains(c)
             for r in c.rates:
                 cfg = dict(c.config)

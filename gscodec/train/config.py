@@ -98,3 +98,10 @@ class TrainConfig(ConfigBase):
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+
+def with_simulation(cfg, sim: dict):
+    """`cfg` (TrainConfig or SpacetimeTrainConfig) with compression simulation `sim`, which starts
+    where densification stops (the config's refine_stop) unless `sim` sets its start: the one
+    rule for the trainers (train_and_compress, the dynamic run) and for bench specs. Validated."""
+    return dataclasses.replace(cfg, simulation={"start": cfg.refine_stop(), **sim}).validate()
+

@@ -4,7 +4,6 @@ test-view metrics, bitrate, renders and a metrics JSON. Used by `gscodec train` 
 codec codes spacetime scenes (dynamic-gscodec) and by bench/dynamic.py."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from gscodec.data.dataset import Dataset
 from gscodec.errors import InputError
 from gscodec.scoring import score_dataset
+from gscodec.train.config import with_simulation
 from gscodec.train.spacetime import SpacetimeTrainConfig, SpacetimeTrainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
 from gscodec.utils.rates import mbps
@@ -29,9 +29,7 @@ def with_dynamic_simulation(cfg: SpacetimeTrainConfig, codec_obj, codec_config: 
     """The codec's simulation (λ, bit widths) starting when densification stops, unless set."""
     if not getattr(codec_obj, "trains_with_compression", False) or not hasattr(codec_obj, "simulation_config"):
         return cfg
-    sim = codec_obj.simulation_config(codec_config, cfg.simulation)
-    sim.setdefault("start", cfg.refine_stop())
-    return dataclasses.replace(cfg, simulation=sim).validate()
+    return with_simulation(cfg, codec_obj.simulation_config(codec_config, cfg.simulation))
 
 
 def per_frame_scores(scene, ds: Dataset, indices: list[int], *, keep: set[int] = frozenset(),

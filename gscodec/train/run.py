@@ -13,7 +13,7 @@ import torch
 from gscodec.data.dataset import Dataset
 from gscodec.scene import save_ply
 from gscodec.scoring import score_dataset
-from gscodec.train.config import TrainConfig
+from gscodec.train.config import TrainConfig, with_simulation
 from gscodec.train.trainer import Trainer
 from gscodec.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -123,13 +123,9 @@ def with_codec_simulation(cfg: TrainConfig, codec_obj, codec_config: dict) -> Tr
     simulation switched on, starting when densification stops (the strategy's refine_stop for
     this many iterations, gscodec.train.schedule), unless the config sets the start. A config
     where it would never run is refused here, before any training."""
-    import dataclasses
-
     if not getattr(codec_obj, "trains_with_compression", False) or not hasattr(codec_obj, "simulation_config"):
         return cfg
-    sim = codec_obj.simulation_config(codec_config, cfg.simulation)
-    sim.setdefault("start", cfg.refine_stop())
-    return dataclasses.replace(cfg, simulation=sim).validate()
+    return with_simulation(cfg, codec_obj.simulation_config(codec_config, cfg.simulation))
 
 
 def _jsonable(obj):
