@@ -171,7 +171,7 @@ def main() -> int:
 
     single_threaded()
     asc_spec = spec_from_dict(sweep_spec(ply, a.views, a.resolution, longest_first=False))
-    walls, sums = [], []  # per repeat: (local, Ray, Ray start, Ray ascending); the summaries
+    walls, sums = [], []  # per repeat: (local, Ray, Ray start, Ray ascending); every run's summary
     for i in range(a.repeat):  # the engines alternate, so a slow spell of the machine hits both
         t0 = time.perf_counter()
         s_local = run_bench(spec, tmp / f"local{i}", log=None)
@@ -181,9 +181,8 @@ def main() -> int:
         walls.append((local_wall, ray_wall, ray_start, asc_wall))
         sums += [s_local, s_ray, s_asc]
 
-    runs = {name: {r["key"]: r for r in read_results(tmp / name / "results.jsonl")}
-            for name in os.listdir(tmp) if (tmp / name / "results.jsonl").is_file() and name != "warm"}
-    local, remote = runs["local0"], runs["ray0"]
+    runs = [{r["key"]: r for r in read_results(x["results"])} for x in sums]
+    local, remote = runs[0], runs[1]
     rows = []
     for key in local:
         lo, rr = local[key], remote.get(key, {"status": "missing"})
@@ -192,8 +191,8 @@ def main() -> int:
                      "ssim_ray": rr.get("ssim", math.nan), "job_s_local": lo["job_seconds"],
                      "job_s_ray": rr.get("job_seconds") or math.nan, "node_ray": rr.get("node"),
                      "threads_ray": (rr.get("env") or {}).get("threads"),
-                     "equal": all(same(lo, run.get(key, {"status": "missing"})) for run in runs.values())})
-    equal = int(all(len(run) == len(local) for run in runs.values()) and len(runs) == 3 * a.repeat
+                     "equal": all(same(lo, run.get(key, {"status": "missing"})) for run in runs)})
+    equal = int(all(len(run) == len(local) for run in runs)
                 and all(r["equal"] for r in rows) and all(x["failed"] == 0 for x in sums))
     ratios = [w[1] / w[0] for w in walls]
     asc_ratios = [w[3] / w[0] for w in walls]

@@ -271,10 +271,15 @@ def _table(header: list[str], rows: list[list[str]], align: str | None = None) -
            ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _commits(rows: list[dict]) -> list[str]:
+    """The git commits the rows were made at, sorted."""
+    return sorted({str(r.get("git_commit")) for r in rows if r.get("git_commit")})
+
+
 def _provenance_lines(rows: list[dict]) -> list[str]:
     """The code, command, dates, load and total time of the jobs, all read from their records
     (nothing typed in by hand); one line of timings and one of where the code came from."""
-    commits = sorted({str(r.get("git_commit")) for r in rows if r.get("git_commit")})
+    commits = _commits(rows)
     commands = sorted({str(r.get("command")) for r in rows if r.get("command")})
     if len(commits) > 1:  # a resumed run across commits: say whether the code itself changed
         from gscodec.utils.provenance import same_code
@@ -360,7 +365,7 @@ def build_report(results_path: str | Path, out_dir: str | Path | None = None, *,
         if callable(getattr(mod, "summary", None)):
             from gscodec.utils.io import atomic_write_text
 
-            commits = sorted({str(r.get("git_commit")) for r in res.all if r.get("git_commit")})
+            commits = _commits(res.all)
             summ = {"summary": {**mod.summary(res), "git_commit": commits[-1] if len(commits) == 1 else commits},
                     "results": results_path.name, "plugin": str(plugin)}
             atomic_write_text(out / SUMMARY_NAME, json.dumps(summ, indent=2, sort_keys=True, default=str) + "\n")
