@@ -392,13 +392,16 @@ def run_bench(spec: Spec, out_dir: str | Path | None = None, *, job_fn: JobFn | 
     out.mkdir(parents=True, exist_ok=True)
     from gscodec.utils.io import atomic_write_text
 
-    atomic_write_text(out / SPEC_NAME, json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
-    if summary["skipped"]:
-        log(f"resume: {summary['skipped']} of {len(jobs)} jobs already done in {results}")
-    fn = job_fn or run_job
     from gscodec.utils import provenance
 
     command = provenance.command_line("gscodec")
+    # the spec as this run (or resume) used it, with the code and command that wrote it; each
+    # record carries its own commit, since a resumed run may span several
+    atomic_write_text(out / SPEC_NAME, json.dumps({**spec.to_dict(), "git_commit": provenance.start_commit(),
+                                                   "command": command}, indent=2, sort_keys=True) + "\n")
+    if summary["skipped"]:
+        log(f"resume: {summary['skipped']} of {len(jobs)} jobs already done in {results}")
+    fn = job_fn or run_job
 
     def finish(j: Job, outcome: dict) -> dict:
         rec = {**_base_record(j, spec, engine), **outcome}

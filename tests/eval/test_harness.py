@@ -75,6 +75,8 @@ def test_failure_is_recorded_and_resume_skips_finished(tmp_path):
     assert "RuntimeError: boom" in errs[0]["error"] and errs[0]["traceback"]
     ok = [r for r in recs if r["status"] == "ok"]
     assert ok[0]["codec_name"] == "ptc" and ok[0]["env"]["torch"]
+    written = json.loads((tmp_path / "spec.json").read_text())  # the spec says which code wrote it
+    assert written["git_commit"] == recs[0]["git_commit"] and written["name"] == spec.name
 
     calls.clear()  # resume: only the failed jobs run again
     s = run_bench(spec, tmp_path, job_fn=fake_job(calls), log=None)
