@@ -17,7 +17,7 @@ def register(sub) -> None:
     s.add_argument("--codec", default=None, help="codec name (default: ptc for a .ply; a run folder's own codec)")
     s.add_argument("--lambda", dest="lambda_rate", type=float, default=None,
                    help="RUN/ of a variable-rate codec (hemgs): code the trained model at this λ")
-    s.add_argument("--preset", default=None, help="ptc: default | gsplat-png (default: default)")
+    s.add_argument("--preset", default=None, help="ptc: default | uniform (no importance refinement; v3) | gsplat-png (default: default)")
     s.add_argument("--quality", type=int, default=None, help="ptc: 1 (smallest) .. 8 (closest to the original; 5-8 code SH rest by fixed-step scalar quantization), default 3; static-gscodec: 1..5")
     s.add_argument("--target-psnr", type=float, default=None, metavar="DB",
                    help="ptc: the smallest quality whose decoded orbit renders reach this PSNR against the "

@@ -245,7 +245,7 @@ class DynamicGSCodec(StreamCodec):
         simulation; lambda_rate: the training-time rate weight (paper: 0.02 and 0.01), read by
         the trainer via `simulation_config`; learned_only: constrained attributes always take
         the learned model (the paper's rule, for ablations)."""
-        self.ptc = make_config("default", int(quality))
+        self.ptc = make_config("uniform", int(quality))
         self.quality, self.lambda_rate, self.learned_only = int(quality), lambda_rate, bool(learned_only)
         self.last_stats: dict = {}
 
@@ -257,7 +257,7 @@ class DynamicGSCodec(StreamCodec):
         if codec_config.get("lambda_rate") is not None:
             sim["lambda_rate"] = float(codec_config["lambda_rate"])
         if "bits" not in sim:
-            b = make_config("default", int(codec_config.get("quality", 3))).bits["quats"]
+            b = make_config("uniform", int(codec_config.get("quality", 3))).bits["quats"]
             sim["bits"] = {name: b for name in CHANNELS}
         return sim
 

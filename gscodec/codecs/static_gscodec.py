@@ -81,7 +81,7 @@ class StaticGSCodec(StreamCodec):
         the training-time rate weight (read by the trainer via `simulation_config`);
         learned_only codes constrained attributes with the learned model even where a
         post-training model would be smaller (the paper's rule, for ablations)."""
-        self.ptc = make_config("default", quality)
+        self.ptc = make_config("uniform", quality)
         self.lambda_rate = lambda_rate
         self.learned_only = bool(learned_only)
         self.last_stats: dict = {}
@@ -97,7 +97,7 @@ class StaticGSCodec(StreamCodec):
         if codec_config.get("lambda_rate") is not None:
             sim["lambda_rate"] = float(codec_config["lambda_rate"])
         if "bits" not in sim:
-            b = make_config("default", int(codec_config.get("quality", 3))).bits["quats"]
+            b = make_config("uniform", int(codec_config.get("quality", 3))).bits["quats"]
             sim["bits"] = {name: b for name in ATTRS}
         return sim
 

@@ -32,6 +32,7 @@ Count = Annotated[int, Meta(ge=0, le=1 << 31)]
 Bits16 = Annotated[int, Meta(ge=1, le=16)]
 PosBits = Annotated[int, Meta(ge=1, le=21)]
 Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
+MAX_REFINE = 6  # ptc's importance refinement: extra bits at most (codecs/ptc/refine.py)
 Real = Annotated[float, Meta(ge=-3.5e38, le=3.5e38)]  # float32 range: the encoder writes float32 values
 Small = Annotated[int, Meta(ge=-(1 << 31), le=1 << 31)]
 Vec3 = Annotated[list[Real], Meta(min_length=3, max_length=3)]
@@ -99,6 +100,7 @@ class PtcConfigSchema(msgspec.Struct, forbid_unknown_fields=False):
     neighbour_levels: Annotated[int, Meta(ge=1, le=MAX_LEVELS)] = 7  # the neighbour-context graph (v3)
     neighbour_k: Annotated[int, Meta(ge=1, le=MAX_K)] = 8
     neighbour_window: Annotated[int, Meta(ge=1, le=MAX_K)] = 12
+    refine_max: Annotated[int, Meta(ge=0, le=MAX_REFINE)] = 0  # importance refinement (v4)
 
 
 Range = Annotated[list[Channels], Meta(min_length=2, max_length=2)]
@@ -112,6 +114,7 @@ class PtcHeader(Base):
     ranges: Annotated[dict[Name, Range], Meta(max_length=16)]
     codebook_size: Annotated[int, Meta(ge=0, le=1 << 20)] = 0
     grid_side: Optional[Annotated[int, Meta(ge=0, le=1 << 16)]] = None
+    refine: Optional[Annotated[dict[Name, Real], Meta(max_length=8)]] = None  # thresholds L0 (v4)
 
     def __post_init__(self):
         for name, (lo, hi) in self.ranges.items():

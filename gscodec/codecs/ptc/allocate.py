@@ -10,11 +10,13 @@ The model is measured, not assumed:
 - distortion: each attribute is quantized alone (the rest exact, SH rest as the base quality
   codes it) at three of the candidate widths, rendered from the target's orbit cameras, and its
   added squared error recorded per view (the widths between: log-linear, as quantization error
-  falls by a near-constant factor per bit; no extrapolation outside the rendered widths);
+  falls by a near-constant factor per bit; no extrapolation outside the rendered widths),
+  with the importance refinement (refine.py) applied as the codec will apply it;
   errors of different attributes add in each view's MSE (small, independent errors), which
   gives a predicted mean view PSNR for any combination;
 - rate: each attribute's coded section at each width, from the codec's own layout encoder
-  (the positions' section from the position coder), so the prediction counts context models.
+  (the positions' section from the position coder), so the prediction counts context models,
+  plus the refinement's bits (near-uniform symbols: r bits each).
 Every combination in the window (widths around the base quality's) is scored; the cheapest
 whose predicted PSNR reaches the target is encoded, decoded from its bytes and rendered. A miss
 raises the prediction's goal by the shortfall, a large overshoot lowers it by the surplus, and
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gscodec.codecs.ptc import refine
 from gscodec.utils.progress import no_stages
 
 SCALARS = ("scales", "quats", "opacity", "sh_dc")
@@ -82,6 +85,13 @@ def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
 
     ch, means, degree = prep.ch, prep.means, prep.degree
     out: dict = {"base": prep.base, "positions": {}, **{a: {} for a in SCALARS}}
+    extra = _refinement(ch, cfg)
+
+    def refined(a, x, base, lo, hi, w):  # the decoder's values of one attribute, and the refinement's bytes
+        if a not in extra:
+            return base, 0
+        r = extra[a]
+        return refine.refined(x, base, refine.grid_step(lo, hi, w), r), int(np.ceil(r.sum() * x.shape[1] / 8))
 
     def added(scene_q) -> np.ndarray:
         return np.maximum(ref.view_mse(scene_q) - prep.base, 0.0)
@@ -91,10 +101,11 @@ def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
         if not 4 <= p <= 21:
             continue
         qpos, lo, hi = quantize_positions(means, p)
-        out["positions"][p] = [None, len(encode_positions(qpos, p)[0])]
+        pos, nref = refined("positions", means, dequantize_positions(qpos, p, lo, hi), lo, hi, p)
+        out["positions"][p] = [None, len(encode_positions(qpos, p)[0]) + nref]
         if d in RENDERED:
             stage(f"allocation: positions at {p} bits")
-            out["positions"][p][0] = added(from_channels(dequantize_positions(qpos, p, lo, hi), ch, degree))
+            out["positions"][p][0] = added(from_channels(pos, ch, degree))
     qpos = quantize_positions(means, cfg.position_bits)[0]
     for d in OFFSETS:  # one layout encode per offset gives each scalar attribute's bytes at its width
         widths = {a: cfg.bits[a] + d for a in SCALARS if 1 <= cfg.bits[a] + d <= 16}
@@ -105,17 +116,28 @@ def measure(prep: _Prepared, ref, cfg, stage=no_stages) -> dict:
         symbols = {a: q[0] for a, q in quantized.items()}
         layout_cfg = dataclasses.replace(cfg, bits={**cfg.bits, **widths})
         sections = layouts.EntropyLayout.encode(qpos, {**symbols, "quat_index": ch["quat_index"]}, None,
-                                                {"ranges": {}}, layout_cfg)
+                                                {"ranges": {}}, layout_cfg)[0]
         sizes = {sec.name: len(sec.data) for sec in sections}
         for a, w in widths.items():
-            out[a][w] = [None, sizes[a]]
+            q, lo, hi = quantized[a]
+            values, nref = refined(a, ch[a], dequantize_uniform(q, w, lo, hi), lo, hi, w)
+            out[a][w] = [None, sizes[a] + nref]
             if d in RENDERED:
                 stage(f"allocation: {a} at {w} bits")
-                q, lo, hi = quantized[a]
-                out[a][w][0] = added(from_channels(means, {**ch, a: dequantize_uniform(q, w, lo, hi)}, degree))
+                out[a][w][0] = added(from_channels(means, {**ch, a: values}, degree))
     for a in ("positions", *SCALARS):
         out[a] = interpolated(out[a])
     return out
+
+
+def _refinement(ch: dict, cfg) -> dict:
+    """Each attribute's extra bits per splat under cfg's importance refinement (refine.py),
+    weighed on the exact opacity and scales (the codec weighs the base layer's: close)."""
+    if not cfg.refine_max:
+        return {}
+    weights = refine.log2_weights(ch["opacity"], ch["scales"])
+    l0 = refine.thresholds(weights, cfg.refine_quantile)
+    return {a: refine.extra_bits(weights[a], l0[a], cfg.refine_max) for a in ("positions", *SCALARS)}
 
 
 def interpolated(entries: dict) -> dict:

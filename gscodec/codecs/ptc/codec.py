@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from gscodec.codecs.base import StreamCodec
-from gscodec.codecs.ptc import layouts
+from gscodec.codecs.ptc import layouts, refine
 from gscodec.codecs.ptc.attributes import from_channels, to_channels
 from gscodec.codecs.ptc.config import PtcConfig, make_config
 from gscodec.codecs.ptc.prune import PruneConfig, prune
@@ -30,7 +30,7 @@ from gscodec.errors import CorruptStreamError
 from gscodec.scene import GaussianScene
 from gscodec.utils.progress import no_stages
 
-CODEC_VERSION = 3  # 3: neighbour-context sections; 2: sh_rest_step in the config (fixed-step scalar SH rest); reads 1-2
+CODEC_VERSION = 4  # 4: importance refinement (refine.py); 3: neighbour-context sections; 2: sh_rest_step; reads 1-3
 SCALAR_ATTRS = ("scales", "quats", "opacity", "sh_dc")
 
 
@@ -85,7 +85,9 @@ class PostTrainingCodec(StreamCodec):
 
         self.stage("entropy coding")
         layout = layouts.get(cfg.layout)
-        sections = layout.encode(qpos, symbols, codebook, header, cfg)
+        sections, order = layout.encode(qpos, symbols, codebook, header, cfg)
+        if cfg.refine_max and n:
+            sections += _refine_encode(means, ch, qpos, symbols, header, cfg, order)
         data = container.pack(header, sections)
         self.last_stats = {"encode_seconds": time.perf_counter() - t0, "prune": prune_stats, "bytes": len(data)}
         return data
@@ -120,7 +122,53 @@ class PostTrainingCodec(StreamCodec):
             if len(labels) and (labels.min() < 0 or labels.max() >= len(codebook)):
                 raise CorruptStreamError("sh_labels refer to codebook entries that do not exist")
             ch["sh_rest"] = codebook[labels]
+        if cfg.refine_max and n:
+            attrs = _refined(symbols)
+            with header_fields(cls.name):
+                l0 = {a: float(header["refine"][a]) for a in attrs}
+            means = _refine_decode(means, ch, (plo, phi), ranges, l0, sections, cfg, attrs)
         return from_channels(means, ch, degree)
+
+
+def _refined(symbols: dict) -> tuple[str, ...]:
+    """The attributes refined: all scalar-quantized ones (SH rest when coded as scalars)."""
+    return refine.ATTRS + (("sh_rest",) if "sh_rest" in symbols else ())
+
+
+def _refine_encode(means, ch, qpos, symbols, header, cfg, order) -> list:
+    """The importance-refinement sections (refine.py), symbols in stream order; records the
+    thresholds in the header."""
+    plo, phi = (np.asarray(b, np.float32) for b in header["bounds"])
+    base = {"positions": (dequantize_positions(qpos, cfg.position_bits, plo, phi),
+                          refine.grid_step(plo, phi, cfg.position_bits), means)}
+    attrs = _refined(symbols)
+    for name in attrs[1:]:
+        lo, hi = (np.asarray(v, np.float32) for v in header["ranges"][name])
+        base[name] = (dequantize_uniform(symbols[name], cfg.bits[name], lo, hi),
+                      refine.grid_step(lo, hi, cfg.bits[name]), ch[name])
+    weights = refine.log2_weights(base["opacity"][0], base["scales"][0])
+    l0 = {a: v for a, v in refine.thresholds(weights, cfg.refine_quantile).items() if a in attrs}
+    header["refine"] = l0
+    sections = []
+    for a in attrs:
+        b, step, x = base[a]
+        r = refine.extra_bits(weights[a], l0[a], cfg.refine_max)
+        e = refine.residuals(x, b, step, r)
+        sections += refine.encode_sections(a, e[order], r[order], cfg.refine_max)
+    return sections
+
+
+def _refine_decode(means, ch, bounds, ranges, l0, sections, cfg, attrs) -> np.ndarray:
+    """Adds the refinement to the base values: ch in place; returns the refined positions."""
+    weights = refine.log2_weights(ch["opacity"], ch["scales"])  # from the base layer, before any refinement
+    steps = {"positions": refine.grid_step(*bounds, cfg.position_bits), **{a: refine.grid_step(*ranges[a], cfg.bits[a]) for a in attrs[1:]}}
+    values = {"positions": means, **{a: ch[a] for a in attrs[1:]}}
+    for a in attrs:
+        r = refine.extra_bits(weights[a], l0[a], cfg.refine_max)
+        e = refine.decode_sections(sections, a, r, values[a].shape[1], cfg.refine_max)
+        values[a] = refine.apply(values[a], steps[a], r, e)
+    ch.update({a: values[a] for a in attrs[1:]})
+    return values["positions"]
 
 
 def _step_range(x: np.ndarray, step: float, bits: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 Both layouts take and return the same things: quantized positions qpos [N,3], a dict of
 integer symbol arrays [N,C] per attribute, and an optional float codebook [K,D] for SH rest.
+encode also returns the stream order (row i of the stream is input row order[i]), in which
+the codec adds its own sections (refine.py).
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class EntropyLayout:
     models (coding/neighbour_context.py) among them for NEIGHBOUR_CODED attributes."""
 
     @staticmethod
-    def encode(qpos, symbols, codebook, header, cfg) -> list[Section]:
+    def encode(qpos, symbols, codebook, header, cfg) -> tuple[list[Section], np.ndarray]:
         from gscodec.coding.positions import encode_positions
         from gscodec.coding.symbols import encode_best
 
@@ -85,7 +87,7 @@ class EntropyLayout:
             qc = _quantize_codebook(codebook, cfg.codebook_bits, header)
             data, method = encode_best(qc, cfg.codebook_bits)[:2]
             sections.append(Section(CODEBOOK, method, data))
-        return sections
+        return sections, order
 
     @staticmethod
     def decode(sections, header, cfg, n, degree):
@@ -171,7 +173,7 @@ class ImageLayout:
     """PLAS-style 3D-to-2D sort into a square grid; one lossless image per attribute plane."""
 
     @staticmethod
-    def encode(qpos, symbols, codebook, header, cfg) -> list[Section]:
+    def encode(qpos, symbols, codebook, header, cfg) -> tuple[list[Section], np.ndarray]:
         from gscodec.coding.image import encode_image
         from gscodec.coding.sort import sort_into_grid
 
@@ -195,7 +197,7 @@ class ImageLayout:
             qc = _quantize_codebook(codebook, cfg.codebook_bits, header).astype(np.uint8)
             data, method = encode_image(qc, cfg.image_method)
             sections.append(Section(CODEBOOK, method, data))
-        return sections
+        return sections, order
 
     @staticmethod
     def decode(sections, header, cfg, n, degree):
