@@ -10,6 +10,16 @@ TARGET_RATIO = {"spz": 0.5, "sog": 0.5}  # issue #23: at each peer's fidelity, <
 HIGH_PSNR_DB, HIGH_PSNR_RATIO = 45.0, 0.3  # ... and a >= 45 dB setting at <= 0.3x SPZ's bytes
 
 
+def sections_of(info: dict) -> dict:
+    """Bytes and method per section of a gsz_summary; the importance refinement's sections
+    (refine.ATTR.R) as one."""
+    out: dict = {}
+    for r in info["sections"]:
+        sec = out.setdefault("refinement" if r["name"].startswith("refine.") else r["name"],
+                             {"bytes": 0, "method": r["method"]})
+        sec["bytes"] += r["bytes"]
+    return out
+
 def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -154,6 +164,11 @@ def plot_rd(rows: list[dict], path: Path) -> Path | None:
         ours = sorted((r for r in rs if r["family"] == "ours" and r.get("status") == "ok" and r.get("psnr")),
                       key=lambda r: r["bytes"])
         ax.plot([r["bytes"] for r in ours], [r["psnr"] for r in ours], "o-", label="ours (ptc q1..q8)", ms=3)
+        plain = sorted((r for r in rs if r["family"] == "ours-uniform" and r.get("status") == "ok" and r.get("psnr")),
+                       key=lambda r: r["bytes"])
+        if plain:
+            ax.plot([r["bytes"] for r in plain], [r["psnr"] for r in plain], ".--", ms=3, alpha=0.6,
+                    label="ours, preset uniform (no refinement)")
         tm = [r for r in target_rows(rs) if r.get("psnr")]
         if tm:
             ax.plot([r["bytes"] for r in tm], [r["psnr"] for r in tm], "*", ms=7, label="ours --target-psnr")
@@ -207,7 +222,9 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], goals: list[dict], 
                      f"{_fmt(r.get('bits_per_splat'), '.1f')} | {_fmt(r.get('psnr'), '.2f')} | "
                      f"{_fmt(r.get('ssim'), '.4f')} | {_fmt(r.get('encode_s'), '.2f')} | "
                      f"{_fmt(r.get('decode_s'), '.2f')} | {r.get('splats_out', '-')} | {note.strip()} |")
-        for fam, title in (("ours", "Our sections (default preset; `gscodec info`)"),
+        for fam, title in (("ours", "Our sections (default preset; `gscodec info`; refinement: the "
+                                    "importance refinement's sections together)"),
+                           ("ours-uniform", "Our sections, preset uniform (every splat on one grid, no refinement)"),
                            ("gsplat-png", "gsplat PNG layout sections")):
             ours = [r for r in rs if r.get("sections") and r.get("status") == "ok" and r["family"] == fam]
             if not ours:

@@ -5,7 +5,8 @@ Each input .ply is converted by
            npm `@playcanvas/splat-transform` (.spz output, Adobe's @adobe/spz, SPZ v4);
   * SOG  - npm `@playcanvas/splat-transform` (.sog output, CPU encoder: `-g cpu`);
   * gsplat's PNG layout - our `gsplat-png` preset;
-  * ours - the `default` preset at quality 1..8 (a subset on the 500k scene),
+  * ours - the `default` preset at quality 1..8 (a subset on the 500k scene), and the
+           `uniform` preset (no importance refinement) beside it on the smaller inputs,
 and every result is decoded back to a scene with the peer's own tool (peers write a .ply,
 which we load). Each decoded scene is rendered with our CPU rasterizer from the same orbit
 cameras as the original; PSNR / SSIM are against the original's renders (so they measure what
@@ -43,8 +44,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported by path
 from common import START_COMMIT  # noqa: E402
-from ptc_peers_report import (HIGH_PSNR_DB, TARGET_RATIO, _fmt, matched_psnr, plot_rd, summary,  # noqa: E402,F401
-                              write_markdown)
+from ptc_peers_report import (HIGH_PSNR_DB, TARGET_RATIO, _fmt, matched_psnr, plot_rd, sections_of,  # noqa: E402,F401
+                              summary, write_markdown)
 from ptc_peers_scene import REALISTIC_SH_NOISE, synthetic_scene  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +163,9 @@ class Evaluator:
 # ---------------------------------------------------------------------------------------------
 # methods
 # ---------------------------------------------------------------------------------------------
+FAMILY = {"default": "ours", "uniform": "ours-uniform", "gsplat-png": "gsplat-png"}  # ptc preset -> report family
+
+
 def run_ours(scene, label: str, preset: str, quality: int, **overrides) -> tuple[dict, object]:
     from gscodec.codecs import decode_bytes, get_codec
     from gscodec.utils.timing import timed
@@ -171,9 +175,9 @@ def run_ours(scene, label: str, preset: str, quality: int, **overrides) -> tuple
     data, enc = timed(codec.encode, scene)
     dec, dect = timed(decode_bytes, data)
     info = gsz_summary(data)
-    sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in info["sections"]}
+    sections = sections_of(info)
     params = {"preset": preset, "quality": quality, **overrides}
-    row = {"method": label, "family": "ours" if preset == "default" else "gsplat-png", "tool": "gscodec ptc",
+    row = {"method": label, "family": FAMILY[preset], "tool": "gscodec ptc",
            "params": params, "bytes": len(data), "encode_s": enc, "decode_s": dect,
            "splats_out": len(dec), "sections": sections, "status": "ok"}
     return row, dec
@@ -189,7 +193,7 @@ def run_ours_target(scene, target_db: float, goal: str, views: int, resolution: 
 
     r, enc = timed(encode_for_psnr, scene, target_db, views=views, resolution=resolution)
     dec, dect = timed(decode_bytes, r.data)
-    sections = {s["name"]: {"bytes": s["bytes"], "method": s["method"]} for s in gsz_summary(r.data)["sections"]}
+    sections = sections_of(gsz_summary(r.data))
     return {"method": f"ours --target-psnr {target_db:.2f} ({goal})", "family": "ours-target",
             "tool": "gscodec encode --target-psnr", "bytes": len(r.data), "encode_s": enc, "decode_s": dect,
             "params": {"target_psnr": target_db, "for": goal, "quality": r.quality, "ladder_bytes": r.ladder_bytes,
@@ -362,6 +366,9 @@ def bench_input(name: str, ply: Path, args, work_root: Path) -> list[dict]:
         else:
             r, dec = run_ours(ref, f"ours q{q}", "default", q)
         finish(r, dec)
+    if not big:  # the same streams without importance refinement (v3's default), for the gain it brings
+        for q in qualities:
+            finish(*run_ours(ref, f"ours uniform q{q}", "uniform", q))
     # ours at each peer's PSNR (and at 45 dB) by --target-psnr: real streams, not interpolation
     goals = [(r["psnr"], r["method"]) for r in rows if r["family"] in TARGET_RATIO and r.get("status") == "ok"
              and r.get("psnr") is not None] + [(HIGH_PSNR_DB, f"{HIGH_PSNR_DB:g} dB")]
