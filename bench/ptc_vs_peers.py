@@ -227,7 +227,7 @@ def _encode_child(ply: str, out: str, preset: str, quality: int, sh_rest_mode: s
     dec = decode_bytes(data)
     dect = time.perf_counter() - t0
     save_ply(dec, out + ".dec.ply")
-    sections = {r["name"]: {"bytes": r["bytes"], "method": r["method"]} for r in gsz_summary(data)["sections"]}
+    sections = sections_of(gsz_summary(data))
     print(json.dumps({"encode_s": enc, "decode_s": dect, "bytes": len(data), "sections": sections,
                       "peak_rss_mb": _peak_rss_mb()}))
 
