@@ -131,7 +131,8 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
         src = str(s["source"])
         sname = str(s.get("name") or Path(src).stem or src)
         scenes.append(SceneSpec(name=sname, source=src, dataset=str(s.get("dataset") or sname),
-                                downscale=int(s.get("downscale", 1)), train=dict(s.get("train", {}))))
+                                downscale=int(s.get("downscale", 1)),
+                                train=_table(s.get("train", {}), f"spec: scene {i}: train")))
     resources = _resources(data.get("resources", {}), "spec: [resources]")
     codecs = []
     for i, c in enumerate(codecs_raw):
@@ -157,7 +158,7 @@ def spec_from_dict(data: dict, default_name: str = "bench") -> Spec:
     if anchor is not None and anchor not in [c.label for c in codecs]:
         raise InputError(f"spec: anchor {anchor!r} is not a codec label")
     return Spec(name=name, out=str(data.get("out") or f"runs/bench/{_slug(name)}"), scenes=scenes, codecs=codecs,
-                train=dict(data.get("train", {})), anchor=anchor, views=int(data.get("views", 12)),
+                train=_table(data.get("train", {}), "spec: train"), anchor=anchor, views=int(data.get("views", 12)),
                 resolution=int(data.get("resolution", 128)), lpips_weights=data.get("lpips_weights") or None,
                 references=data.get("references"), notes=str(data.get("notes", "")).strip(),
                 work=str(data["work"]) if data.get("work") else None, resources=resources,

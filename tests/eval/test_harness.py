@@ -161,6 +161,10 @@ def test_codec_train_tables_layer_and_bad_plugins_are_refused(tmp_path):
     assert c.train_config["simulation"]["start"] >= 1  # where densification stops, not at step 0
     with pytest.raises(InputError, match="unknown"):
         expand_jobs(spec_from_dict({"scene": ["builtin"], "codec": [{"name": "ptc", "train": {"iteratons": 3}}]}))
+    with pytest.raises(InputError, match="spec: scene 0: train must be a table"):
+        spec_from_dict({"scene": [{"source": "builtin", "train": 5}], "codec": [{"name": "ptc"}]})
+    with pytest.raises(InputError, match="spec: train must be a table"):
+        spec_from_dict({"train": [1], "scene": ["builtin"], "codec": [{"name": "ptc"}]})
     with pytest.raises(InputError, match="no such file"):
         load_plugin(tmp_path / "missing.py")
     (tmp_path / "p.py").write_text("x = 1\n")
