@@ -82,11 +82,14 @@ def residuals(x: np.ndarray, base: np.ndarray, step: np.ndarray, r: np.ndarray) 
 
 def apply(base: np.ndarray, step: np.ndarray, r: np.ndarray, e: np.ndarray) -> np.ndarray:
     """The centre of part e of the base cell, float32 (the one way both sides compute it);
-    rows with r == 0 keep their base value."""
-    f = np.exp2(r.astype(np.float64))[:, None]
-    step = np.asarray(step, np.float64)
-    fine = np.asarray(base, np.float64) - 0.5 * step + (e + 0.5) * (step / f)
-    return np.where(r[:, None] > 0, fine, base).astype(np.float32)
+    rows with r == 0 keep their base value (only the refined rows are computed)."""
+    out = np.array(base, np.float32)
+    rows = np.flatnonzero(r > 0)
+    if len(rows):
+        f = np.exp2(r[rows].astype(np.float64))[:, None]
+        step = np.asarray(step, np.float64)
+        out[rows] = (out[rows].astype(np.float64) - 0.5 * step + (e[rows] + 0.5) * (step / f)).astype(np.float32)
+    return out
 
 
 def encode_sections(name: str, e: np.ndarray, r: np.ndarray, rmax: int) -> list[Section]:
