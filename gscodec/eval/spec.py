@@ -288,9 +288,8 @@ def expand_jobs(spec: Spec) -> list[Job]:
             raw = merge_train(spec.train, s.train, c.train)
             if s.is_ply:
                 train_cfg = {}
-            elif cfg_cls is TrainConfig and isinstance(raw.get("simulation"), dict):  # its start: the trainers' rule
-                train_cfg = with_simulation(TrainConfig.from_dict({**raw, "simulation": None}),
-                                            raw["simulation"]).to_dict()
+            elif isinstance(raw.get("simulation"), dict):  # its start: the trainers' rule (static and dynamic)
+                train_cfg = with_simulation(cfg_cls.from_dict({**raw, "simulation": None}), raw["simulation"]).to_dict()
             else:
                 train_cfg = cfg_cls.from_dict(raw).to_dict()
             trains = _codec_trains(c)

@@ -161,6 +161,10 @@ def test_codec_train_tables_layer_and_bad_plugins_are_refused(tmp_path):
     assert c.train_config["simulation"]["start"] >= 1  # where densification stops, not at step 0
     with pytest.raises(InputError, match="unknown"):
         expand_jobs(spec_from_dict({"scene": ["builtin"], "codec": [{"name": "ptc", "train": {"iteratons": 3}}]}))
+    (d,) = expand_jobs(spec_from_dict({"scene": ["builtin"], "codec": [{"name": "dynamic-gscodec",
+                                                                         "train": {"simulation": {}}}]}))
+    from gscodec.train.spacetime import SpacetimeTrainConfig
+    assert d.train_config["simulation"]["start"] == SpacetimeTrainConfig().refine_stop()  # dynamic: the same rule
     with pytest.raises(InputError, match="spec: scene 0: train must be a table"):
         spec_from_dict({"scene": [{"source": "builtin", "train": 5}], "codec": [{"name": "ptc"}]})
     with pytest.raises(InputError, match="spec: train must be a table"):
