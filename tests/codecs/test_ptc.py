@@ -134,8 +134,10 @@ def test_every_corrupted_byte_is_refused(preset):
 
 
 def test_bad_config_is_a_clear_error():
-    with pytest.raises(InputError, match="quality"):
-        get_codec("ptc", quality=9)
+    for q in (0, 9):  # level 0 is a base grid of the ladder, not a quality
+        for preset in ("default", "uniform"):
+            with pytest.raises(InputError, match="quality"):
+                get_codec("ptc", preset=preset, quality=q)
     with pytest.raises(InputError, match="preset"):
         get_codec("ptc", preset="nope")
     with pytest.raises(InputError, match="unknown codec"):

@@ -161,7 +161,8 @@ def _refine_encode(means, ch, qpos, symbols, header, cfg, order) -> list:
 def _refine_decode(means, ch, bounds, ranges, l0, sections, cfg, attrs) -> np.ndarray:
     """Adds the refinement to the base values: ch in place; returns the refined positions."""
     weights = refine.log2_weights(ch["opacity"], ch["scales"])  # from the base layer, before any refinement
-    steps = {"positions": refine.grid_step(*bounds, cfg.position_bits), **{a: refine.grid_step(*ranges[a], cfg.bits[a]) for a in attrs[1:]}}
+    steps = {"positions": refine.grid_step(*bounds, cfg.position_bits),
+             **{a: refine.grid_step(*ranges[a], cfg.bits[a]) for a in attrs[1:]}}
     values = {"positions": means, **{a: ch[a] for a in attrs[1:]}}
     for a in attrs:
         r = refine.extra_bits(weights[a], l0[a], cfg.refine_max)

@@ -128,11 +128,11 @@ LADDER_SHIFT = {"default": 1}  # quality q of these presets takes the base grids
 def make_config(preset: str = "default", quality: int = 3, **overrides) -> PtcConfig:
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}")
-    if quality not in _QUALITY:
+    if quality not in QUALITIES:  # level 0 is a base grid, not a quality
         raise InputError(f"quality must be {QUALITIES[0]}..{QUALITIES[-1]}, got {quality}")
     kw: dict = {**_QUALITY[quality - LADDER_SHIFT.get(preset, 0)], **PRESETS[preset], "preset": preset}
     if preset == "gsplat-png":  # gsplat's layout has fixed bit depths
-        kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8, sh_rest_step=0.0, refine_max=0)
+        kw.update(position_bits=16, bits=_bits(8, 6), codebook_bits=8, sh_rest_step=0.0)
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(PtcConfig)} - {"preset"})
     if unknown:
         raise InputError(f"ptc has no option {', '.join(unknown)}")
