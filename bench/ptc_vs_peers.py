@@ -502,7 +502,7 @@ def main(argv=None) -> int:
     if args.skip_sog is None:
         args.skip_sog = [] if args.quick else [f"synthetic_{args.synthetic_n // 1000}k"]
     args.qualities = [1, 3, 5, 7] if args.quick else list(QUALITIES)
-    args.qualities_large = args.large_qualities or ([1, 5] if args.quick else [1, 3, 5, 7])
+    args.qualities_large = args.large_qualities or ([1, 5] if args.quick else [1, 3, 5, 6, 7])
     args.views, args.res = (4, 128) if args.quick else (6, 192)
     args.views_large, args.res_large = (2, 128) if args.quick else (3, 160)
 

@@ -139,12 +139,21 @@ def _ctx_encode(q: np.ndarray, ctx_fn) -> bytes:
     groups = []
     for j in range(c):
         ctx = ctx_fn(j, q)
-        for u in np.unique(ctx):
+        for u in _distinct(ctx):
             s = q[ctx == u, j]
             groups.append((s, ans.quantize_pmf(np.bincount(s, minlength=1))))
     coder = constriction.stream.stack.AnsCoder()
     ans.encode_groups(coder, groups)
     return ans.pack_tables([f for _, f in groups]) + ans.words_to_bytes(coder.get_compressed())
+
+
+def _distinct(ctx: np.ndarray) -> np.ndarray:
+    """np.unique(ctx) (sorted distinct values), by bincount when the contexts are small
+    non-negative integers, as they are here: numpy's hash-based unique took a fifth of a
+    context-coded decode."""
+    if ctx.size and ctx.dtype.kind in "iu" and ctx.min() >= 0 and ctx.max() < (1 << 20):
+        return np.flatnonzero(np.bincount(ctx))
+    return np.unique(ctx)
 
 
 def _ctx_decode(data: bytes, n: int, c: int, ctx_fn, what: str) -> np.ndarray:
@@ -154,7 +163,7 @@ def _ctx_decode(data: bytes, n: int, c: int, ctx_fn, what: str) -> np.ndarray:
     off = 0
     for j in range(c):
         ctx = ctx_fn(j, q)
-        for u in np.unique(ctx):
+        for u in _distinct(ctx):
             f, off = ans.pmf_from_bytes(raw, off)
             sel = np.flatnonzero(ctx == u)
             (vals,) = ans.decode_groups(coder, [(len(sel), f)], what)

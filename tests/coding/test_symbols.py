@@ -121,3 +121,14 @@ def test_many_constant_channels_in_few_bytes_decode_when_the_caller_names_them()
     for method in ("prevchan", "factorized", "deltactx"):
         data = encode_symbols(q, 4, method)
         np.testing.assert_array_equal(decode_symbols(data, method, 300, channels=45), q)
+
+
+def test_distinct_contexts_match_numpy_unique():
+    """The context coders' group order is np.unique's (sorted): the bincount shortcut must
+    give the same values, and fall back to np.unique outside small non-negative integers."""
+    from gscodec.coding.symbols import _distinct
+
+    rng = np.random.default_rng(3)
+    for ctx in (rng.integers(0, 9, 1000), np.array([5, 5, 2], np.int32), np.array([-1, 4, -1]),
+                np.array([1 << 21, 3]), np.zeros(0, np.int64)):
+        assert np.array_equal(_distinct(ctx), np.unique(ctx))
