@@ -12,7 +12,7 @@ raises is recorded with its error by the task itself (application errors are not
 Post-training jobs on one trained scene share ONE training: it runs as its own task, and its
 jobs are submitted only when it has finished; they find the trained scene in the work folder
 (`Context.trained`'s on-disk cache), which must therefore be a path every node sees. Each task
-sets torch's (and numba's) threads to the CPUs it was given, so parallel tasks do not
+sets torch's, numba's and numpy's BLAS threads to the CPUs it was given, so parallel tasks do not
 oversubscribe the cores; each record says the node it ran on and the device.
 """
 from __future__ import annotations
@@ -145,6 +145,9 @@ def _largest_node(ray) -> dict:
     return best
 
 
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def task_options(resources: dict, training: bool, largest: dict, what: str, max_retries: int,
                  check: bool = True) -> dict:
     """Ray options of a task: the spec's resources, else defaults that fit its kind (1 CPU; a GPU
@@ -156,6 +159,10 @@ def task_options(resources: dict, training: bool, largest: dict, what: str, max_
             "num_gpus": float(r.num_gpus) if r.num_gpus is not None else (1.0 if training and largest["GPU"] >= 1
                                                                         else 0.0),
             "max_retries": int(max_retries)}
+    # numpy's BLAS sizes its thread pool when the worker imports it, before any task runs, so the
+    # cap travels as the worker's environment (Ray keeps a worker pool per environment)
+    threads = str(max(1, int(opts["num_cpus"])))
+    opts["runtime_env"] = {"env_vars": {v: threads for v in BLAS_THREAD_VARS}}
     if r.memory:
         opts["memory"] = int(r.memory)
     for opt, res, unit in (("num_cpus", "CPU", "CPUs"), ("num_gpus", "GPU", "GPUs"), ("memory", "memory", "bytes")):

@@ -52,6 +52,8 @@ def fake_job(job, ctx):
         raise RuntimeError("boom")
     if (ctx.out / "slow").exists():
         time.sleep(0.3)
+    (ctx.out / "blas").mkdir(exist_ok=True)  # the BLAS thread cap this job's process started with
+    (ctx.out / "blas" / job.slug).write_text(os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
     q = job.rate
     return {"psnr": 25.0 + 2 * q, "ssim": 0.8 + 0.02 * q, "lpips": None, "bytes": 1000 * 2 ** q,
             "sections": [{"name": "means", "bytes": 400 * 2 ** q}, {"name": "sh", "bytes": 600 * 2 ** q}],
@@ -120,7 +122,9 @@ def test_resources_in_the_spec_and_their_defaults():
     job = expand_jobs(spec)[0]
     assert job.resources == {"num_cpus": 1, "memory": 1e9, "num_gpus": 0.5}
     cpu, gpu = {"CPU": 2.0, "GPU": 0.0, "memory": 8e9}, {"CPU": 8.0, "GPU": 2.0, "memory": 8e9}
-    assert task_options({}, False, gpu, "j", 3) == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 3}
+    one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    assert task_options({}, False, gpu, "j", 3) == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 3,
+                                                    "runtime_env": {"env_vars": one}}
     assert task_options({}, True, gpu, "j", 3)["num_gpus"] == 1.0  # a training gets a GPU where there is one
     assert task_options({}, True, cpu, "j", 3)["num_gpus"] == 0.0
     assert task_options(job.resources, False, gpu, "j", 1)["memory"] == 10 ** 9
@@ -144,6 +148,7 @@ def test_local_and_ray_engines_give_equal_rows(local_ray, tmp_path):
     for r in read_results(tmp_path / "ray" / "results.jsonl"):
         assert r["engine"] == "ray" and r["node"]["host"] and r["node"]["ray_node_id"] and r["device"] == "cpu"
         assert r["env"]["threads"] == 1  # torch threads = the task's 1 CPU
+    assert {f.read_text() for f in (tmp_path / "ray" / "blas").iterdir()} == {"1"}  # and numpy's BLAS threads
 
 
 def test_real_jobs_give_equal_rows_through_the_cli(local_ray, tmp_path):
