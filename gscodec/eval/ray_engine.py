@@ -55,12 +55,17 @@ def import_ray():
 _CONTEXTS: dict = {}
 
 
+def task_threads(num_cpus: float | None) -> int:
+    """The threads a task with `num_cpus` CPUs runs (torch, numba and BLAS alike): at least one."""
+    return max(1, int(num_cpus or 1))
+
+
 def _enter(cwd: str, num_cpus: float) -> None:
     """A task starts in the driver's folder (relative scene paths mean the same) when this node
     has it, with as many torch / numba threads as the CPUs it was given (at least one)."""
     if os.path.isdir(cwd):
         os.chdir(cwd)
-    n = max(1, int(num_cpus or 1))
+    n = task_threads(num_cpus)
     import torch
 
     torch.set_num_threads(n)
@@ -161,7 +166,7 @@ def task_options(resources: dict, training: bool, largest: dict, what: str, max_
             "max_retries": int(max_retries)}
     # numpy's BLAS sizes its thread pool when the worker imports it, before any task runs, so the
     # cap travels as the worker's environment (Ray keeps a worker pool per environment)
-    threads = str(max(1, int(opts["num_cpus"])))
+    threads = str(task_threads(opts["num_cpus"]))
     opts["runtime_env"] = {"env_vars": {v: threads for v in BLAS_THREAD_VARS}}
     if r.memory:
         opts["memory"] = int(r.memory)
